@@ -20,6 +20,9 @@ query string: only the method, the path (ids are not secret) and Cyclr's own ``M
 
 from __future__ import annotations
 
+import email.utils
+import math
+import time
 from typing import Any
 
 __all__ = [
@@ -34,6 +37,7 @@ __all__ = [
     "CyclrTimeout",
     "CyclrTransportError",
     "error_from_response",
+    "parse_retry_after",
 ]
 
 
@@ -121,12 +125,19 @@ _GENERIC = {
 }
 
 
-def _parse_retry_after(value: str | None) -> float | None:
-    if not value:
+def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header: delta-seconds or an HTTP date; ``None`` if unusable."""
+    if value is None or not value.strip():
         return None
+    text = value.strip()
     try:
-        seconds = float(value)
+        seconds = float(text)
     except ValueError:
+        parsed = email.utils.parsedate_tz(text)
+        if parsed is None:
+            return None
+        seconds = email.utils.mktime_tz(parsed) - (time.time() if now is None else now)
+    if not math.isfinite(seconds):
         return None
     return max(0.0, seconds)
 
@@ -151,6 +162,14 @@ def _cyclr_message(body: Any) -> str | None:
     return " ".join(parts)[:500] if parts else None
 
 
+def _fallback_message(status: int) -> str:
+    if status >= 500:
+        return "Cyclr had an internal error"
+    if 300 <= status < 400:
+        return f"Cyclr answered with a redirect ({status}); check the Cyclr API URL"
+    return f"Cyclr answered with status {status}"
+
+
 def error_from_response(
     status: int,
     body: Any,
@@ -161,12 +180,10 @@ def error_from_response(
 ) -> CyclrAPIError:
     """Map one error response to its class: the only place that knows the status codes."""
     reason = _cyclr_message(body)
-    message = reason or _GENERIC.get(status) or (
-        "Cyclr had an internal error" if status >= 500 else f"Cyclr answered with status {status}"
-    )
+    message = reason or _GENERIC.get(status) or _fallback_message(status)
     kwargs: dict[str, Any] = {"status": status, "method": method, "path": path, "cyclr_message": reason}
     if status == 429:
-        return CyclrRateLimited(message, retry_after=_parse_retry_after(retry_after), **kwargs)
+        return CyclrRateLimited(message, retry_after=parse_retry_after(retry_after), **kwargs)
     if status in (401, 403):
         return CyclrAuthError(message, **kwargs)
     if status == 404:

@@ -193,7 +193,9 @@ class Connector:
             for p in params
             if isinstance(p, Mapping) and _bool(p.get("IsAccountConnectorProperty"))
         )
-        auths = tuple(AuthMethod.from_api(a) for a in (data.get("Authentication") or []) if isinstance(a, Mapping))
+        auths = tuple(
+            AuthMethod.from_api(a) for a in (data.get("Authentication") or []) if isinstance(a, Mapping)
+        )
         categories = tuple(str(c) for c in (data.get("Categories") or []) if c)
         return cls(
             id=_int(data.get("Id")),
@@ -251,8 +253,11 @@ class Account:
     @classmethod
     def from_api(cls, data: Mapping[str, Any]) -> Account:
         account_id = _str(data.get("Id")) or ""
-        return cls(id=account_id, name=_str(data.get("Name")) or account_id,
-                   description=_str(data.get("Description")))
+        return cls(
+            id=account_id,
+            name=_str(data.get("Name")) or account_id,
+            description=_str(data.get("Description")),
+        )
 
 
 def _parse_utc(value: Any) -> datetime:
@@ -264,7 +269,7 @@ def _parse_utc(value: Any) -> datetime:
     if "." in text:
         head, _, tail = text.partition(".")
         digits = "".join(ch for ch in tail if ch.isdigit())
-        rest = tail[len(digits):]
+        rest = tail[len(digits) :]
         text = f"{head}.{digits[:6]}{rest}"
     parsed = datetime.fromisoformat(text)
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
