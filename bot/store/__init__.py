@@ -1,0 +1,10 @@
+"""The bot's state: install audit log, channel bindings and authorisation link refs.
+
+SQLAlchemy Core over SQLite (the default file) or PostgreSQL (several replicas share it).
+Nothing secret is ever stored: no API key, password, access or sign-in token.
+"""
+
+from bot.store.records import Binding, InstallRecord, InstallState, LinkRef
+from bot.store.store import Store, StoreUnavailable
+
+__all__ = ["Binding", "InstallRecord", "InstallState", "LinkRef", "Store", "StoreUnavailable"]

@@ -1,0 +1,434 @@
+"""The few queries the services need, over one engine.
+
+Safe for the bot's threads (a connection per call from the engine's pool) and for several
+processes sharing PostgreSQL: the submission key is UNIQUE, so of two replicas that record
+the same modal submission at once exactly one row is created, and the other gets that row.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event, func, insert, select, text, update
+from sqlalchemy.engine import Row
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+
+from bot.cyclr.models import AuthKind
+from bot.store import tables
+from bot.store.records import Binding, InstallRecord, InstallState, LinkRef
+
+__all__ = ["Store", "StoreUnavailable"]
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    """SQLite hands back naive datetimes; the store only ever writes UTC."""
+    if value is None:
+        return None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+class StoreUnavailable(Exception):
+    """The database did not answer."""
+
+
+class Store:
+    """State store over SQLite or PostgreSQL."""
+
+    def __init__(self, url: str, *, clock: Clock = _utcnow, engine: Engine | None = None) -> None:
+        self.url = url
+        self._clock = clock
+        self.engine = engine or _make_engine(url)
+
+    def __repr__(self) -> str:
+        return f"Store({self.engine.url.render_as_string(hide_password=True)!r})"
+
+    def create_schema(self) -> None:
+        """Create missing tables; safe when several processes start at once."""
+        try:
+            tables.metadata.create_all(self.engine, checkfirst=True)
+        except IntegrityError:  # PostgreSQL: a concurrent CREATE won the race on the catalog
+            tables.metadata.create_all(self.engine, checkfirst=True)
+
+    def ping(self) -> None:
+        """Raise :class:`StoreUnavailable` unless the database answers a trivial query."""
+        try:
+            with self.engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+        except SQLAlchemyError as error:
+            raise StoreUnavailable(type(error).__name__) from error
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # -- installs (the audit log) --------------------------------------------------------------
+
+    def begin_install(
+        self,
+        *,
+        submission_key: str,
+        team_id: str,
+        user_id: str,
+        channel_id: str | None,
+        account_id: str,
+        connector_id: int,
+        connector_name: str,
+        connector_version: str | None,
+        auth_kind: AuthKind,
+        name: str,
+    ) -> tuple[InstallRecord, bool]:
+        """Record a pending install before Cyclr is called.
+
+        Returns ``(record, created)``; ``created`` is False when this submission key was
+        already recorded (a double submit, a retry or another replica), and the record is
+        the existing one.
+        """
+        now = self._clock()
+        values: dict[str, Any] = {
+            "submission_key": submission_key,
+            "team_id": team_id,
+            "user_id": user_id,
+            "channel_id": channel_id,
+            "account_id": account_id,
+            "connector_id": connector_id,
+            "connector_name": connector_name[:255],
+            "connector_version": connector_version,
+            "auth_kind": auth_kind.value,
+            "name": name[:255],
+            "state": InstallState.PENDING.value,
+            "created_at": now,
+            "updated_at": now,
+        }
+        try:
+            with self.engine.begin() as conn:
+                new_id = conn.execute(insert(tables.installs).values(**values)).inserted_primary_key
+        except IntegrityError:
+            existing = self.install_by_key(submission_key)
+            if existing is None:  # pragma: no cover - the unique row vanished: only by hand
+                raise
+            return existing, False
+        assert new_id is not None
+        record = self.get_install(int(new_id[0]))
+        assert record is not None
+        return record, True
+
+    def finish_install(
+        self,
+        install_id: int,
+        state: InstallState,
+        *,
+        account_connector_id: int | None = None,
+        reason: str | None = None,
+        only_if_pending: bool = False,
+    ) -> InstallRecord | None:
+        """Set the outcome; with ``only_if_pending`` a final state is never overwritten.
+
+        Returns the updated record, or None when ``only_if_pending`` found it already final.
+        """
+        values: dict[str, Any] = {"state": state.value, "updated_at": self._clock()}
+        if account_connector_id is not None:
+            values["account_connector_id"] = account_connector_id
+        if reason is not None:
+            values["reason"] = reason[:2000]
+        statement = update(tables.installs).where(tables.installs.c.id == install_id)
+        if only_if_pending:
+            statement = statement.where(tables.installs.c.state == InstallState.PENDING.value)
+        with self.engine.begin() as conn:
+            changed = conn.execute(statement.values(**values)).rowcount
+        if only_if_pending and not changed:
+            return None
+        return self.get_install(install_id)
+
+    def mark_uninstalled(self, install_id: int, *, by: str) -> InstallRecord | None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(tables.installs)
+                .where(tables.installs.c.id == install_id)
+                .values(state=InstallState.UNINSTALLED.value, uninstalled_by=by, updated_at=self._clock())
+            )
+        return self.get_install(install_id)
+
+    def set_messages(
+        self,
+        install_id: int,
+        *,
+        notify_channel: str | None = None,
+        notify_ts: str | None = None,
+        dm_channel: str | None = None,
+        dm_ts: str | None = None,
+    ) -> None:
+        """Remember where the install's DM and team notification are, to update them later."""
+        values = {
+            key: value
+            for key, value in {
+                "notify_channel": notify_channel,
+                "notify_ts": notify_ts,
+                "dm_channel": dm_channel,
+                "dm_ts": dm_ts,
+            }.items()
+            if value is not None
+        }
+        if not values:
+            return
+        with self.engine.begin() as conn:
+            conn.execute(update(tables.installs).where(tables.installs.c.id == install_id).values(**values))
+
+    def get_install(self, install_id: int) -> InstallRecord | None:
+        return self._one_install(tables.installs.c.id == install_id)
+
+    def install_by_key(self, submission_key: str) -> InstallRecord | None:
+        return self._one_install(tables.installs.c.submission_key == submission_key)
+
+    def install_for_account_connector(
+        self, account_id: str, account_connector_id: int
+    ) -> InstallRecord | None:
+        """The newest install row of an installed connector, if the bot made it."""
+        c = tables.installs.c
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(tables.installs)
+                .where(c.account_id == account_id, c.account_connector_id == account_connector_id)
+                .order_by(c.id.desc())
+                .limit(1)
+            ).first()
+        return _install(row) if row else None
+
+    def recent_installs(self, team_id: str, *, limit: int = 10) -> list[InstallRecord]:
+        c = tables.installs.c
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(tables.installs).where(c.team_id == team_id).order_by(c.id.desc()).limit(limit)
+            ).all()
+        return [_install(row) for row in rows]
+
+    def pending_installs(self, *, older_than: timedelta = timedelta(0)) -> list[InstallRecord]:
+        """Pending rows last touched before ``now - older_than`` (for reconciliation)."""
+        c = tables.installs.c
+        cutoff = self._clock() - older_than
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(tables.installs)
+                .where(c.state == InstallState.PENDING.value, c.updated_at <= cutoff)
+                .order_by(c.id)
+            ).all()
+        return [_install(row) for row in rows]
+
+    def count_installs(self) -> int:
+        with self.engine.connect() as conn:
+            return int(conn.execute(select(func.count()).select_from(tables.installs)).scalar_one())
+
+    def _one_install(self, where: Any) -> InstallRecord | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(tables.installs).where(where)).first()
+        return _install(row) if row else None
+
+    # -- channel bindings ----------------------------------------------------------------------
+
+    def bind_channel(self, *, team_id: str, channel_id: str, account_id: str, bound_by: str) -> Binding:
+        now = self._clock()
+        b = tables.bindings
+        with self.engine.begin() as conn:
+            changed = conn.execute(
+                update(b)
+                .where(b.c.team_id == team_id, b.c.channel_id == channel_id)
+                .values(account_id=account_id, bound_by=bound_by, bound_at=now)
+            ).rowcount
+            if not changed:
+                try:
+                    with conn.begin_nested():
+                        conn.execute(
+                            insert(b).values(
+                                team_id=team_id,
+                                channel_id=channel_id,
+                                account_id=account_id,
+                                bound_by=bound_by,
+                                bound_at=now,
+                            )
+                        )
+                except IntegrityError:  # another replica bound it at the same moment: last write wins
+                    conn.execute(
+                        update(b)
+                        .where(b.c.team_id == team_id, b.c.channel_id == channel_id)
+                        .values(account_id=account_id, bound_by=bound_by, bound_at=now)
+                    )
+        return Binding(team_id, channel_id, account_id, bound_by, now)
+
+    def channel_binding(self, *, team_id: str, channel_id: str) -> Binding | None:
+        b = tables.bindings
+        with self.engine.connect() as conn:
+            row = conn.execute(select(b).where(b.c.team_id == team_id, b.c.channel_id == channel_id)).first()
+        if row is None:
+            return None
+        bound_at = _aware(row.bound_at)
+        assert bound_at is not None
+        return Binding(row.team_id, row.channel_id, row.account_id, row.bound_by, bound_at)
+
+    # -- authorisation link refs ---------------------------------------------------------------
+
+    def create_link(
+        self,
+        *,
+        team_id: str,
+        user_id: str,
+        account_id: str,
+        account_connector_id: int,
+        connector_name: str,
+        install_id: int | None,
+        ttl: timedelta,
+    ) -> LinkRef:
+        """A fresh opaque ref (256 bits of randomness) that expires after ``ttl``."""
+        now = self._clock()
+        values: dict[str, Any] = {
+            "ref": secrets.token_urlsafe(32),
+            "team_id": team_id,
+            "user_id": user_id,
+            "account_id": account_id,
+            "account_connector_id": account_connector_id,
+            "connector_name": connector_name[:255],
+            "install_id": install_id,
+            "created_at": now,
+            "expires_at": now + ttl,
+        }
+        with self.engine.begin() as conn:
+            conn.execute(insert(tables.links).values(**values))
+        link = self.get_link(values["ref"])
+        assert link is not None
+        return link
+
+    def get_link(self, ref: str) -> LinkRef | None:
+        if not ref or len(ref) > 64:
+            return None
+        with self.engine.connect() as conn:
+            row = conn.execute(select(tables.links).where(tables.links.c.ref == ref)).first()
+        return _link(row) if row else None
+
+    def set_link_message(self, ref: str, *, dm_channel: str, dm_ts: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(tables.links)
+                .where(tables.links.c.ref == ref)
+                .values(dm_channel=dm_channel, dm_ts=dm_ts)
+            )
+
+    def revoke_link(self, ref: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(tables.links)
+                .where(tables.links.c.ref == ref, tables.links.c.revoked_at.is_(None))
+                .values(revoked_at=self._clock())
+            )
+
+    def links_for_connector(self, account_id: str, account_connector_id: int) -> list[LinkRef]:
+        c = tables.links.c
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(tables.links)
+                .where(c.account_id == account_id, c.account_connector_id == account_connector_id)
+                .order_by(c.created_at)
+            ).all()
+        return [_link(row) for row in rows]
+
+    def mark_links_authenticated(self, account_id: str, account_connector_id: int) -> Sequence[LinkRef]:
+        """Stamp every link of the connector as authenticated; return those newly stamped."""
+        c = tables.links.c
+        now = self._clock()
+        with self.engine.begin() as conn:
+            rows = conn.execute(
+                select(tables.links).where(
+                    c.account_id == account_id,
+                    c.account_connector_id == account_connector_id,
+                    c.authenticated_at.is_(None),
+                )
+            ).all()
+            conn.execute(
+                update(tables.links)
+                .where(
+                    c.account_id == account_id,
+                    c.account_connector_id == account_connector_id,
+                    c.authenticated_at.is_(None),
+                )
+                .values(authenticated_at=now)
+            )
+        return [_link(row) for row in rows]
+
+
+# -- helpers ------------------------------------------------------------------------------------
+
+
+def _make_engine(url: str) -> Engine:
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+            cursor = dbapi_connection.cursor()
+            if ":memory:" not in url and url not in ("sqlite://", "sqlite:///"):
+                cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.close()
+
+        return engine
+    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+
+
+def _install(row: Row[Any]) -> InstallRecord:
+    try:
+        kind = AuthKind(row.auth_kind)
+    except ValueError:
+        kind = AuthKind.UNKNOWN
+    created_at, updated_at = _aware(row.created_at), _aware(row.updated_at)
+    assert created_at is not None and updated_at is not None
+    return InstallRecord(
+        id=row.id,
+        submission_key=row.submission_key,
+        team_id=row.team_id,
+        user_id=row.user_id,
+        channel_id=row.channel_id,
+        account_id=row.account_id,
+        connector_id=int(row.connector_id),
+        connector_name=row.connector_name,
+        connector_version=row.connector_version,
+        auth_kind=kind,
+        name=row.name,
+        state=InstallState(row.state),
+        reason=row.reason,
+        account_connector_id=int(row.account_connector_id) if row.account_connector_id is not None else None,
+        created_at=created_at,
+        updated_at=updated_at,
+        notify_channel=row.notify_channel,
+        notify_ts=row.notify_ts,
+        dm_channel=row.dm_channel,
+        dm_ts=row.dm_ts,
+        uninstalled_by=row.uninstalled_by,
+    )
+
+
+def _link(row: Row[Any]) -> LinkRef:
+    created_at, expires_at = _aware(row.created_at), _aware(row.expires_at)
+    assert created_at is not None and expires_at is not None
+    return LinkRef(
+        ref=row.ref,
+        team_id=row.team_id,
+        user_id=row.user_id,
+        account_id=row.account_id,
+        account_connector_id=int(row.account_connector_id),
+        connector_name=row.connector_name,
+        install_id=row.install_id,
+        created_at=created_at,
+        expires_at=expires_at,
+        revoked_at=_aware(row.revoked_at),
+        dm_channel=row.dm_channel,
+        dm_ts=row.dm_ts,
+        authenticated_at=_aware(row.authenticated_at),
+    )

@@ -1,0 +1,139 @@
+"""The state store on SQLite and (when CI provides it) the real PostgreSQL."""
+
+from __future__ import annotations
+
+import multiprocessing
+import threading
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from bot.cyclr.models import AuthKind
+from bot.store import InstallState, Store
+
+
+def _begin(store: Store, key: str, **overrides: Any) -> Any:
+    values: dict[str, Any] = dict(
+        submission_key=key, team_id="T1", user_id="U1", channel_id="C1", account_id="acme",
+        connector_id=7, connector_name="Salesforce", connector_version="v3", auth_kind=AuthKind.OAUTH,
+        name="Salesforce",
+    )
+    values.update(overrides)
+    return store.begin_install(**values)
+
+
+def test_install_round_trip(store: Store) -> None:
+    record, created = _begin(store, "V1")
+    assert created and record.state is InstallState.PENDING
+    assert record.created_at.tzinfo is not None
+    done = store.finish_install(record.id, InstallState.INSTALLED, account_connector_id=99)
+    assert done is not None and done.state is InstallState.INSTALLED and done.account_connector_id == 99
+    assert store.install_for_account_connector("acme", 99) == done
+    store.set_messages(record.id, notify_channel="C9", notify_ts="1.2", dm_channel="D1", dm_ts="3.4")
+    again = store.get_install(record.id)
+    assert again is not None and (again.notify_ts, again.dm_ts) == ("1.2", "3.4")
+
+
+def test_same_submission_key_gives_the_existing_row(store: Store) -> None:
+    first, created = _begin(store, "V-dup")
+    second, created_again = _begin(store, "V-dup", name="Other")
+    assert created and not created_again
+    assert second.id == first.id and second.name == "Salesforce"
+    assert store.count_installs() == 1
+
+
+def test_concurrent_threads_record_one_row(store: Store) -> None:
+    results: list[bool] = []
+    barrier = threading.Barrier(8)
+
+    def submit() -> None:
+        barrier.wait()
+        results.append(_begin(store, "V-race")[1])
+
+    threads = [threading.Thread(target=submit) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(results) == [False] * 7 + [True]
+    assert store.count_installs() == 1
+
+
+def test_final_state_is_not_overwritten_when_only_if_pending(store: Store) -> None:
+    record, _ = _begin(store, "V2")
+    assert store.finish_install(record.id, InstallState.FAILED, reason="no", only_if_pending=True) is not None
+    assert store.finish_install(record.id, InstallState.INSTALLED, only_if_pending=True) is None
+    current = store.get_install(record.id)
+    assert current is not None and current.state is InstallState.FAILED and current.reason == "no"
+
+
+def test_pending_rows_by_age(tmp_path: Any) -> None:
+    now = [datetime(2026, 1, 1, tzinfo=UTC)]
+    store = Store(f"sqlite:///{tmp_path / 'age.db'}", clock=lambda: now[0])
+    store.create_schema()
+    old, _ = _begin(store, "old")
+    now[0] += timedelta(minutes=5)
+    _begin(store, "new")
+    assert [r.submission_key for r in store.pending_installs(older_than=timedelta(minutes=1))] == ["old"]
+    assert len(store.pending_installs()) == 2
+    assert old.id == store.pending_installs()[0].id
+
+
+def test_recent_installs_newest_first_per_team(store: Store) -> None:
+    for i in range(5):
+        _begin(store, f"k{i}", name=f"n{i}")
+    _begin(store, "other", team_id="T2")
+    names = [r.name for r in store.recent_installs("T1", limit=3)]
+    assert names == ["n4", "n3", "n2"]
+
+
+def test_channel_binding_is_replaced(store: Store) -> None:
+    assert store.channel_binding(team_id="T1", channel_id="C1") is None
+    store.bind_channel(team_id="T1", channel_id="C1", account_id="acme", bound_by="U1")
+    store.bind_channel(team_id="T1", channel_id="C1", account_id="globex", bound_by="U2")
+    binding = store.channel_binding(team_id="T1", channel_id="C1")
+    assert binding is not None and (binding.account_id, binding.bound_by) == ("globex", "U2")
+
+
+def test_links_expire_revoke_and_authenticate(store: Store) -> None:
+    link = store.create_link(team_id="T1", user_id="U1", account_id="acme", account_connector_id=5,
+                             connector_name="Salesforce", install_id=None, ttl=timedelta(hours=24))
+    assert len(link.ref) >= 40 and link.expires_at - link.created_at == timedelta(hours=24)
+    assert store.get_link(link.ref) == link
+    assert store.get_link("nope") is None and store.get_link("x" * 500) is None
+    store.revoke_link(link.ref)
+    revoked = store.get_link(link.ref)
+    assert revoked is not None and revoked.revoked_at is not None
+    stamped = store.mark_links_authenticated("acme", 5)
+    assert [s.ref for s in stamped] == [link.ref]
+    assert store.mark_links_authenticated("acme", 5) == []
+
+
+def test_ping_reports_an_unreachable_database() -> None:
+    from bot.store import StoreUnavailable
+
+    store = Store("postgresql+psycopg://nobody@127.0.0.1:1/none?connect_timeout=1")
+    with pytest.raises(StoreUnavailable):
+        store.ping()
+
+
+def _submit_in_process(url: str, key: str, barrier: Any, out: Any) -> None:
+    store = Store(url)
+    barrier.wait()
+    _, created = _begin(store, key)
+    out.put(created)
+    store.close()
+
+
+def test_two_processes_recording_the_same_view_create_one_row(store_url: str, store: Store) -> None:
+    ctx = multiprocessing.get_context("spawn")
+    barrier, out = ctx.Barrier(2), ctx.Queue()
+    procs = [ctx.Process(target=_submit_in_process, args=(store_url, "V-proc", barrier, out)) for _ in range(2)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(60)
+    assert all(p.exitcode == 0 for p in procs)
+    assert sorted([out.get(timeout=5), out.get(timeout=5)]) == [False, True]
+    assert store.count_installs() == 1
