@@ -1,0 +1,43 @@
+"""The Cyclr sandbox: an in-process stand-in for Cyclr's REST API over real loopback HTTP.
+
+Used by the test suite, the benchmarks and ``cyclr-bot run --sandbox``::
+
+    with CyclrSandbox() as sb:
+        client = CyclrClient(api_url=sb.api_url, client_id=sb.client_id, client_secret=sb.client_secret)
+        sb.faults.add(Fault("drop_after", path_prefix="/v1.0/connectors/"))
+        assert sb.count("POST", path_prefix="/v1.0/connectors/") == 1
+
+It ships a sample catalogue of over a thousand connectors (``data/catalogue.json``), three
+accounts, the OAuth sign-in link pages, request recording and fault injection.
+"""
+
+from .apierror import ApiError
+from .authvalue import AuthReceived
+from .browser import LinkOutcome, click_through
+from .catalogue import load_catalogue
+from .clock import Clock, ManualClock
+from .faults import FAULT_KINDS, Fault, FaultHit, FaultKind, FaultPlan
+from .recording import RecordedRequest
+from .server import CyclrSandbox
+from .state import DEFAULT_ACCOUNTS, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, SandboxState
+
+__all__ = [
+    "DEFAULT_ACCOUNTS",
+    "DEFAULT_CLIENT_ID",
+    "DEFAULT_CLIENT_SECRET",
+    "FAULT_KINDS",
+    "ApiError",
+    "AuthReceived",
+    "Clock",
+    "CyclrSandbox",
+    "Fault",
+    "FaultHit",
+    "FaultKind",
+    "FaultPlan",
+    "LinkOutcome",
+    "ManualClock",
+    "RecordedRequest",
+    "SandboxState",
+    "click_through",
+    "load_catalogue",
+]
