@@ -1,0 +1,1 @@
+"""The Slack side of the bot: command parsing, help content, and Slack surfaces."""
