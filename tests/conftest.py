@@ -7,9 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-pytest_plugins = [
-    "tests.fixtures.sandbox",
-]
+pytest_plugins = ["tests.fixtures.sandbox", "tests.fixtures.slack", "tests.fixtures.store"]
 
 _PREFIXES = ("SLACK_", "CYCLR_", "LOG_")
 
