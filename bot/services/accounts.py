@@ -1,0 +1,106 @@
+"""The partner's Cyclr accounts, and which one a Slack channel works on."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import unicodedata
+from collections.abc import Callable, Sequence
+
+from bot.cyclr.models import Account
+from bot.store import Store
+
+__all__ = ["AccountDirectory"]
+
+log = logging.getLogger(__name__)
+
+
+def _fold(text: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(ch for ch in decomposed if ch.isalnum()).casefold()
+
+
+class AccountDirectory:
+    """Cached account list (one fetch in flight) plus channel bindings from the store.
+
+    Args:
+        fetch: lists the partner's accounts (the Cyclr client's ``list_accounts``).
+        store: holds channel → account bindings.
+        default_account_id: ``CYCLR_ACCOUNT_ID``, used where a channel has no binding.
+        ttl: seconds the list stays fresh.
+    """
+
+    def __init__(
+        self,
+        fetch: Callable[[], Sequence[Account]],
+        store: Store,
+        *,
+        default_account_id: str,
+        ttl: float = 300.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._fetch = fetch
+        self._store = store
+        self.default_account_id = default_account_id
+        self._ttl = ttl
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._accounts: tuple[Account, ...] | None = None
+        self._fetched_at = 0.0
+        self.fetches = 0
+
+    def all(self) -> tuple[Account, ...]:
+        """Every account; fetched when missing or stale (callers wait for one fetch)."""
+        with self._lock:
+            if self._accounts is not None and self._clock() - self._fetched_at < self._ttl:
+                return self._accounts
+            self.fetches += 1
+            try:
+                accounts = tuple(self._fetch())
+            except Exception:
+                if self._accounts is not None:
+                    log.warning("refreshing the account list failed; serving the cached copy", exc_info=True)
+                    self._fetched_at = self._clock() - self._ttl / 2
+                    return self._accounts
+                raise
+            self._accounts = accounts
+            self._fetched_at = self._clock()
+            return accounts
+
+    def cached(self) -> tuple[Account, ...] | None:
+        """The list held now, however old; never fetches."""
+        return self._accounts
+
+    def get(self, account_id: str) -> Account | None:
+        return next((a for a in self.all() if a.id == account_id), None)
+
+    def name_of(self, account_id: str) -> str:
+        """The account's name from the cached list, else its id; never fetches."""
+        for account in self._accounts or ():
+            if account.id == account_id:
+                return account.name
+        return account_id
+
+    def find(self, query: str) -> list[Account]:
+        """Accounts whose id matches exactly, else whose name or id contains the words."""
+        text = query.strip()
+        accounts = self.all()
+        exact = [a for a in accounts if a.id == text or a.id.casefold() == text.casefold()]
+        if exact:
+            return exact
+        folded = _fold(text)
+        if not folded:
+            return list(accounts)
+        named = [a for a in accounts if _fold(a.name) == folded]
+        if named:
+            return named
+        return [a for a in accounts if folded in _fold(a.name) or folded in _fold(a.id)]
+
+    def for_channel(self, *, team_id: str, channel_id: str | None) -> tuple[str, bool]:
+        """``(account_id, bound)``: the channel's bound account, else the default."""
+        if channel_id:
+            binding = self._store.channel_binding(team_id=team_id, channel_id=channel_id)
+            if binding is not None:
+                return binding.account_id, True
+        return self.default_account_id, False

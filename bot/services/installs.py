@@ -1,0 +1,398 @@
+"""Installs: validated, recorded before Cyclr is called, never made twice, never lost.
+
+The flow for one modal submission:
+
+1. :func:`validate_install` answers field errors without touching the network.
+2. :meth:`InstallService.submit` writes a PENDING row keyed by the submission key (the
+   modal's view id). A second submit of the same view finds that row and installs nothing.
+3. :meth:`InstallService.perform` calls Cyclr once. A definite answer sets the final state.
+   An ambiguous one (read timeout, dropped connection, 5xx) is reconciled against the
+   account's installed connectors by name: found means installed; absent after the grace
+   period means failed. Rows left PENDING by a crash are reconciled at start-up and on a
+   timer by :meth:`InstallService.reconcile_pending`.
+
+Every state change is reported to the :class:`InstallListener` (the Slack layer), which
+updates the requester's DM and the team notification.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
+
+from bot.cyclr import CyclrClient
+from bot.cyclr.errors import (
+    CyclrAPIError,
+    CyclrBadRequest,
+    CyclrConnectError,
+    CyclrError,
+    CyclrServerError,
+    CyclrTimeout,
+)
+from bot.cyclr.models import AccountConnector, AuthKind, Connector
+from bot.logs import register_secret
+from bot.store import InstallRecord, InstallState, Store
+
+__all__ = [
+    "Credentials",
+    "InstallListener",
+    "InstallOutcome",
+    "InstallRequest",
+    "InstallService",
+    "auth_value_for",
+    "validate_install",
+]
+
+log = logging.getLogger(__name__)
+
+MAX_NAME = 100
+MAX_DESCRIPTION = 1000
+MAX_SECRET = 4000
+
+
+@dataclass(frozen=True, slots=True)
+class Credentials:
+    """What the user typed to authenticate the connector; never stored or logged."""
+
+    api_key: str | None = field(default=None, repr=False)
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class InstallRequest:
+    """One validated install submission."""
+
+    submission_key: str
+    team_id: str
+    user_id: str
+    channel_id: str | None
+    account_id: str
+    connector: Connector
+    name: str
+    description: str | None = None
+    credentials: Credentials = Credentials()
+    properties: Mapping[str, str] = field(default_factory=dict, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class InstallOutcome:
+    """The record after Cyclr was called, with what Cyclr returned."""
+
+    record: InstallRecord
+    account_connector: AccountConnector | None = None
+    duplicate_name: bool = False
+
+
+class InstallListener(Protocol):
+    """Told of every install state change (the Slack layer: DM and team notification)."""
+
+    def install_changed(self, record: InstallRecord, *, duplicate_name: bool = False) -> None: ...
+
+
+def validate_install(
+    *,
+    connector: Connector | None,
+    name: str | None,
+    description: str | None = None,
+    credentials: Credentials = Credentials(),
+    properties: Mapping[str, str] | None = None,
+) -> dict[str, str]:
+    """Field errors needing no network, keyed by field (``prop:<TargetName>`` for properties)."""
+    errors: dict[str, str] = {}
+    if connector is None:
+        errors["connector"] = "Choose a connector."
+        return errors
+    if not connector.is_installable:
+        errors["connector"] = (
+            f"{connector.name} is a {connector.status or 'draft'} connector and cannot be installed."
+        )
+    clean_name = (name or "").strip()
+    if not clean_name:
+        errors["name"] = "Give the installed connector a name."
+    elif len(clean_name) > MAX_NAME:
+        errors["name"] = f"Use at most {MAX_NAME} characters."
+    elif any(ord(ch) < 32 for ch in clean_name):
+        errors["name"] = "The name cannot contain control characters."
+    if description and len(description) > MAX_DESCRIPTION:
+        errors["description"] = f"Use at most {MAX_DESCRIPTION} characters."
+    kind = connector.auth_kind
+    if kind is AuthKind.API_KEY:
+        key = (credentials.api_key or "").strip()
+        if not key:
+            errors["api_key"] = f"Paste the {connector.name} API key."
+        elif len(key) > MAX_SECRET or any(ch.isspace() for ch in key):
+            errors["api_key"] = "That does not look like an API key (it has spaces or is too long)."
+    elif kind is AuthKind.BASIC:
+        username = credentials.username or ""
+        if not username.strip():
+            errors["username"] = "Enter the username."
+        elif ":" in username:
+            errors["username"] = "A username for basic authentication cannot contain ':'."
+        if not credentials.password:
+            errors["password"] = "Enter the password."
+        elif len(credentials.password) > MAX_SECRET:
+            errors["password"] = "That password is too long."
+    values = properties or {}
+    for prop in connector.required_properties:
+        value = (values.get(prop.target_name) or "").strip()
+        key = f"prop:{prop.target_name}"
+        if not value:
+            errors[key] = f"{prop.name} is required."
+        elif prop.values and value not in prop.values:
+            errors[key] = f"Choose one of: {', '.join(prop.values[:10])}."
+    return errors
+
+
+def auth_value_for(connector: Connector, credentials: Credentials) -> str | None:
+    """Cyclr's ``AuthValue`` for an install: the key, base64 ``user:password``, ``{}`` or nothing."""
+    kind = connector.auth_kind
+    if kind is AuthKind.API_KEY and credentials.api_key:
+        return credentials.api_key.strip()
+    if kind is AuthKind.BASIC and credentials.username is not None and credentials.password is not None:
+        raw = f"{credentials.username.strip()}:{credentials.password}".encode()
+        return base64.b64encode(raw).decode("ascii")
+    method = connector.default_auth_method
+    grant = (method.oauth2_type if method else connector.oauth2_type) or ""
+    if kind is AuthKind.NONE and grant.lower() == "clientcredentials":
+        return "{}"  # Cyclr authenticates a client-credentials connector by itself
+    return None
+
+
+def _server_failed(error: CyclrServerError) -> str:
+    detail = f" ({error.cyclr_message})" if error.cyclr_message else ""
+    return f"Cyclr had an internal error{detail}, and the connector is not in the account. Try again shortly."
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class InstallService:
+    """Install use cases over the Cyclr client and the store."""
+
+    def __init__(
+        self,
+        cyclr: CyclrClient,
+        store: Store,
+        *,
+        listener: InstallListener | None = None,
+        grace: timedelta = timedelta(minutes=2),
+        clock: Callable[[], datetime] = _utcnow,
+    ) -> None:
+        self._cyclr = cyclr
+        self._store = store
+        self.listener = listener
+        self._grace = grace
+        self._clock = clock
+
+    # -- submit and perform --------------------------------------------------------------------
+
+    def submit(self, request: InstallRequest) -> tuple[InstallRecord, bool]:
+        """Record the submission as PENDING; ``(existing, False)`` if it was already recorded."""
+        connector = request.connector
+        record, created = self._store.begin_install(
+            submission_key=request.submission_key,
+            team_id=request.team_id,
+            user_id=request.user_id,
+            channel_id=request.channel_id,
+            account_id=request.account_id,
+            connector_id=connector.id,
+            connector_name=connector.name,
+            connector_version=connector.version,
+            auth_kind=connector.auth_kind,
+            name=request.name.strip(),
+        )
+        if created:
+            self._notify(record)
+        return record, created
+
+    def perform(self, record: InstallRecord, request: InstallRequest) -> InstallOutcome:
+        """Call Cyclr for a PENDING record and record the outcome (see the module docstring)."""
+        connector = request.connector
+        auth_value = auth_value_for(connector, request.credentials)
+        register_secret(auth_value)
+        register_secret(request.credentials.api_key)
+        register_secret(request.credentials.password)
+        method = connector.default_auth_method
+        sensitive = {p.target_name for p in connector.properties if p.is_sensitive}
+        for target, value in request.properties.items():
+            if target in sensitive:
+                register_secret(value)
+        try:
+            installed = self._cyclr.install_connector(
+                request.account_id,
+                connector.id,
+                name=record.name,
+                description=(request.description or "").strip() or None,
+                auth_value=auth_value,
+                authentication_id=method.id if method and len(connector.authentications) > 1 else None,
+                properties=dict(request.properties) or None,
+            )
+        except CyclrBadRequest as error:
+            return self._fail(record, error.user_message, duplicate_name=error.is_duplicate_name)
+        except CyclrConnectError:
+            return self._fail(record, "The bot could not reach Cyclr, so nothing was installed. Try again.")
+        except CyclrTimeout as error:
+            log.warning("install %s: no answer from Cyclr (%s); reconciling", record.id, type(error).__name__)
+            return InstallOutcome(self.reconcile(record, after_error=True))
+        except CyclrServerError as error:
+            # Cyclr answered, so it is not still working on it: settle now, found or not.
+            log.warning("install %s: Cyclr failed (HTTP %s); reconciling", record.id, error.status)
+            return InstallOutcome(self.reconcile(record, after_error=True, reason=_server_failed(error)))
+        except CyclrAPIError as error:
+            return self._fail(record, error.user_message)
+        return InstallOutcome(self._installed(record, installed), installed)
+
+    def find_installed(self, account_id: str, query: str) -> list[AccountConnector]:
+        """Installed connectors matching ``query``: its id, else its exact name, else a part of it."""
+        text = query.strip()
+        installed = self._cyclr.list_account_connectors(account_id)
+        if text.isdigit():
+            by_id = [c for c in installed if c.id == int(text)]
+            if by_id:
+                return by_id
+        folded = text.casefold()
+        exact = [c for c in installed if c.name.casefold() == folded]
+        if exact:
+            return exact
+        return [
+            c
+            for c in installed
+            if folded in c.name.casefold()
+            or (c.connector is not None and folded in c.connector.name.casefold())
+        ]
+
+    def uninstall(
+        self,
+        account_id: str,
+        account_connector_id: int,
+        *,
+        team_id: str,
+        user_id: str,
+        name: str,
+        connector: Connector | None,
+    ) -> InstallRecord:
+        """Delete the installed connector in Cyclr, then record it in the audit log."""
+        self._cyclr.delete_account_connector(account_id, account_connector_id, missing_ok=True)
+        record = self._store.install_for_account_connector(account_id, account_connector_id)
+        if record is None:  # installed outside the bot: the audit log gets a row for the removal
+            record, _ = self._store.begin_install(
+                submission_key=f"uninstall:{account_id}:{account_connector_id}:{self._clock().isoformat()}",
+                team_id=team_id,
+                user_id=user_id,
+                channel_id=None,
+                account_id=account_id,
+                connector_id=connector.id if connector else 0,
+                connector_name=connector.name if connector else name,
+                connector_version=connector.version if connector else None,
+                auth_kind=connector.auth_kind if connector else AuthKind.UNKNOWN,
+                name=name,
+            )
+            self._store.finish_install(
+                record.id, InstallState.INSTALLED, account_connector_id=account_connector_id
+            )
+        updated = self._store.mark_uninstalled(record.id, by=user_id)
+        assert updated is not None
+        self._notify(updated)
+        return updated
+
+    def mark_authenticated(self, account_id: str, account_connector_id: int) -> InstallRecord | None:
+        """The connector was authorised (OAuth done): move its install row on and tell the listener."""
+        record = self._store.install_for_account_connector(account_id, account_connector_id)
+        if record is None:
+            return None
+        updated = self._store.advance_state(
+            record.id, from_state=InstallState.INSTALLED, to_state=InstallState.AUTHENTICATED
+        )
+        if updated is not None:
+            self._notify(updated)
+        return updated or record
+
+    def reject(self, record: InstallRecord, reason: str) -> InstallRecord:
+        """Fail a PENDING record without calling Cyclr (e.g. the job queue was full)."""
+        return self._fail(record, reason).record
+
+    # -- reconciliation ------------------------------------------------------------------------
+
+    def reconcile(
+        self, record: InstallRecord, *, after_error: bool = False, reason: str | None = None
+    ) -> InstallRecord:
+        """Settle a PENDING record from the account's installed connectors, by name.
+
+        Found: installed. Absent: failed once the grace period since the row was written is
+        over (Cyclr may still be working on a request that timed out), else left PENDING.
+        A Cyclr that cannot be asked leaves the row PENDING for the next pass. With ``reason``
+        (Cyclr answered with an error) an absent connector fails at once with that reason.
+        """
+        current = self._store.get_install(record.id)
+        if current is None or current.state.is_final:
+            return current or record
+        try:
+            found = self._find_by_name(current.account_id, current.name)
+        except CyclrError as error:
+            log.warning(
+                "reconcile %s: Cyclr not available (%s); will try again", record.id, type(error).__name__
+            )
+            return current
+        if found is not None:
+            return self._installed(current, found)
+        if reason is not None:
+            return self._fail(current, reason).record
+        if self._clock() - current.created_at >= self._grace:
+            reason = (
+                "Cyclr did not confirm the install and the connector is not in the account,"
+                " so it was not installed. Try again."
+            )
+            return self._fail(current, reason).record
+        if after_error:
+            log.info("reconcile %s: not found yet; pending until the grace period ends", record.id)
+        return current
+
+    def reconcile_pending(self, *, older_than: timedelta = timedelta(0)) -> list[InstallRecord]:
+        """Reconcile every PENDING row last touched before ``now - older_than``."""
+        settled = []
+        for record in self._store.pending_installs(older_than=older_than):
+            result = self.reconcile(record)
+            if result.state.is_final:
+                settled.append(result)
+        return settled
+
+    def _find_by_name(self, account_id: str, name: str) -> AccountConnector | None:
+        wanted = name.strip()
+        folded = None
+        for connector in self._cyclr.iter_account_connectors(account_id):
+            if connector.name == wanted:
+                return connector
+            if folded is None and connector.name.casefold() == wanted.casefold():
+                folded = connector
+        return folded
+
+    # -- state changes -------------------------------------------------------------------------
+
+    def _installed(self, record: InstallRecord, installed: AccountConnector) -> InstallRecord:
+        state = InstallState.AUTHENTICATED if installed.authenticated else InstallState.INSTALLED
+        updated = self._store.finish_install(
+            record.id, state, account_connector_id=installed.id, only_if_pending=True
+        )
+        if updated is None:  # another replica settled it first
+            return self._store.get_install(record.id) or record
+        self._notify(updated)
+        return updated
+
+    def _fail(self, record: InstallRecord, reason: str, *, duplicate_name: bool = False) -> InstallOutcome:
+        updated = self._store.finish_install(
+            record.id, InstallState.FAILED, reason=reason, only_if_pending=True
+        )
+        if updated is None:
+            return InstallOutcome(self._store.get_install(record.id) or record)
+        self._notify(updated, duplicate_name=duplicate_name)
+        return InstallOutcome(updated, duplicate_name=duplicate_name)
+
+    def _notify(self, record: InstallRecord, *, duplicate_name: bool = False) -> None:
+        if self.listener is not None:
+            self.listener.install_changed(record, duplicate_name=duplicate_name)
