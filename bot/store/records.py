@@ -51,6 +51,11 @@ class InstallRecord:
     dm_ts: str | None = None
     uninstalled_by: str | None = None
 
+    @property
+    def needs_authorisation(self) -> bool:
+        """Installed, and waiting for someone to sign in through Cyclr's OAuth page."""
+        return self.state is InstallState.INSTALLED and self.auth_kind is AuthKind.OAUTH
+
 
 @dataclass(frozen=True, slots=True)
 class Binding:

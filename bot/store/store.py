@@ -150,6 +150,18 @@ class Store:
             return None
         return self.get_install(install_id)
 
+    def advance_state(
+        self, install_id: int, *, from_state: InstallState, to_state: InstallState
+    ) -> InstallRecord | None:
+        """Move a row from one state to another; None when it was not in ``from_state``."""
+        with self.engine.begin() as conn:
+            changed = conn.execute(
+                update(tables.installs)
+                .where(tables.installs.c.id == install_id, tables.installs.c.state == from_state.value)
+                .values(state=to_state.value, updated_at=self._clock())
+            ).rowcount
+        return self.get_install(install_id) if changed else None
+
     def mark_uninstalled(self, install_id: int, *, by: str) -> InstallRecord | None:
         with self.engine.begin() as conn:
             conn.execute(
@@ -319,6 +331,18 @@ class Store:
                 update(tables.links)
                 .where(tables.links.c.ref == ref)
                 .values(dm_channel=dm_channel, dm_ts=dm_ts)
+            )
+
+    def revoke_links_for_message(self, dm_channel: str, dm_ts: str) -> int:
+        """Revoke every live link shown in one DM message (it is about to show a new one)."""
+        c = tables.links.c
+        with self.engine.begin() as conn:
+            return int(
+                conn.execute(
+                    update(tables.links)
+                    .where(c.dm_channel == dm_channel, c.dm_ts == dm_ts, c.revoked_at.is_(None))
+                    .values(revoked_at=self._clock())
+                ).rowcount
             )
 
     def revoke_link(self, ref: str) -> None:

@@ -46,8 +46,19 @@ def _authorise_button(connector_name: str, account_id: str, account_connector_id
     return button(label, ids.AUTHORISE, value=value, style="primary")
 
 
-def install_dm(record: InstallRecord, *, account_name: str, sandbox: bool = False) -> Message:
-    """The requester's DM about one install, updated in place as the install moves on."""
+def install_dm(
+    record: InstallRecord,
+    *,
+    account_name: str,
+    sandbox: bool = False,
+    page_url: str | None = None,
+    page_expires_at: datetime | None = None,
+) -> Message:
+    """The requester's DM about one install, updated in place as the install moves on.
+
+    For an OAuth connector waiting for authorisation, ``page_url`` (the bot's own sign-in
+    page) replaces the *Authorise* action button with a URL button and *Get a new link*.
+    """
     connector = _name(record.connector_name, "the connector")
     version = version_label(record.connector_version)
     label = f"*{connector}*" + (f" {escape_clip(version, 30)}" if version else "")
@@ -71,7 +82,16 @@ def install_dm(record: InstallRecord, *, account_name: str, sandbox: bool = Fals
     elif record.auth_kind is AuthKind.OAUTH:
         text = f":key: {label} is installed in {account} as *{as_name}*. Sign in to authorise it."
         blocks = [section(text)]
-        if record.account_connector_id is not None:
+        if record.account_connector_id is not None and page_url:
+            value = ids.encode_value({"a": record.account_id, "ac": record.account_connector_id})
+            label = f"Authorise {one_line(record.connector_name, 'connector')}"
+            open_button = button(label, ids.OPEN_LINK, url=page_url, style="primary")
+            new_button = button("Get a new link", ids.NEW_LINK, value=value)
+            blocks.append(actions(open_button, new_button, block_id=LINK_BLOCK_ID))
+            until = f" until {slack_date(page_expires_at)}" if page_expires_at else ""
+            blocks.append(context(f"The link works{until}; each visit makes a fresh one-time Cyclr sign-in. "
+                                  "Only you should use it."))
+        elif record.account_connector_id is not None:
             blocks.append(actions(_authorise_button(record.connector_name, record.account_id,
                                                     record.account_connector_id)))
             blocks.append(context("A one-time sign-in link is minted when you click; it is valid for about "

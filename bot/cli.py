@@ -1,0 +1,161 @@
+"""``cyclr-bot``: the command line, and the only place that reads ``.env``.
+
+``cyclr-bot run [--http] [--host H] [--port N] [--sandbox]`` starts the bot;
+``cyclr-bot check [--sandbox]`` validates the configuration and both platforms.
+A malformed or missing setting exits with code 2 and one message naming every problem.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from itertools import islice
+from typing import Literal, TextIO
+
+from bot import __version__
+from bot.config import ConfigError, Settings
+from bot.logs import configure_logging, register_secret
+
+__all__ = ["main"]
+
+log = logging.getLogger("bot.cli")
+
+EXIT_CONFIG = 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="cyclr-bot",
+        description="Cyclr for Slack: search, install and authorise Cyclr connectors from Slack.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("--env-file", default=".env", help="read settings from this file too (default .env)")
+    sub = parser.add_subparsers(dest="command", metavar="{run,check}")
+
+    run = sub.add_parser("run", help="start the bot (Socket Mode with SLACK_APP_TOKEN, else HTTP)")
+    run.add_argument("--http", action="store_true", help="HTTP mode even when SLACK_APP_TOKEN is set")
+    run.add_argument("--host", default="0.0.0.0", help="HTTP mode: address to listen on (default 0.0.0.0)")
+    run.add_argument("--port", type=int, default=None, help="HTTP mode: port (default $PORT or 3000)")
+    run.add_argument("--sandbox", action="store_true", help="talk to the built-in Cyclr sandbox")
+
+    check = sub.add_parser("check", help="validate the configuration, Cyclr and Slack; exit 0 if all pass")
+    check.add_argument("--sandbox", action="store_true", help="check against the built-in Cyclr sandbox")
+    return parser
+
+
+def load_settings(args: argparse.Namespace, environ: dict[str, str] | None = None) -> Settings:
+    """Read ``.env`` (without overriding the real environment) and build the settings."""
+    from dotenv import load_dotenv
+
+    if environ is None:
+        if args.env_file and os.path.exists(args.env_file):
+            load_dotenv(args.env_file, override=False)
+        environ = dict(os.environ)
+    mode: Literal["http"] | None = "http" if getattr(args, "http", False) else None
+    return Settings.from_env(environ, mode=mode, sandbox=bool(getattr(args, "sandbox", False)))
+
+
+def _strip_slack_client_vars() -> None:
+    """Bolt reads SLACK_CLIENT_ID/SECRET from the process environment; keep them out of its sight."""
+    for key in [k for k in os.environ if k.startswith("SLACK_CLIENT_")]:
+        del os.environ[key]
+
+
+def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int:
+    """Run the command line; return the exit code."""
+    out = out or sys.stdout
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help(out)
+        return EXIT_CONFIG
+    try:
+        settings = load_settings(args)
+    except ConfigError as error:
+        print(f"cyclr-bot: {error}", file=sys.stderr)
+        return EXIT_CONFIG
+    configure_logging(settings.log_level, settings.log_format)
+    for secret in settings.secrets:
+        register_secret(secret)
+    for warning in settings.warnings:
+        log.warning("%s", warning)
+    _strip_slack_client_vars()
+
+    if args.command == "check":
+        return run_checks(settings, out=out)
+    if args.port is not None:
+        settings = replace(settings, port=args.port)
+    from bot.runtime import run_bot
+
+    return run_bot(settings, http=bool(args.http), host=args.host)
+
+
+# -- check ------------------------------------------------------------------------------------
+
+Check = Callable[[], str]
+
+
+def run_checks(settings: Settings, *, out: TextIO) -> int:
+    """Print one line per check; 0 only when every check passes."""
+    from bot.runtime import cyclr_context
+
+    failures = 0
+
+    def report(name: str, check: Check) -> bool:
+        nonlocal failures
+        try:
+            detail = check()
+        except Exception as error:  # each check reports its own failure and the next one runs
+            failures += 1
+            print(f"FAIL  {name}: {_describe(error)}", file=out)
+            return False
+        print(f"ok    {name}: {detail}", file=out)
+        return True
+
+    print(
+        f"ok    configuration: {settings.mode} mode{', Cyclr sandbox' if settings.sandbox else ''}", file=out
+    )
+    with cyclr_context(settings) as (cyclr_settings, client):
+
+        def token() -> str:
+            client.fetch_token()
+            return f"token issued by {cyclr_settings.cyclr_api_url}"
+
+        def catalogue() -> str:
+            first_page = list(
+                islice(client.iter_connectors(cyclr_settings.cyclr_account_id, page_size=50), 50)
+            )
+            if not first_page:
+                raise RuntimeError(f"the catalogue of account {cyclr_settings.cyclr_account_id!r} is empty")
+            return (
+                f"{len(first_page)} connectors on the first page for account"
+                f" {cyclr_settings.cyclr_account_id!r}"
+            )
+
+        if report("Cyclr token", token):
+            report("Cyclr catalogue", catalogue)
+        else:
+            failures += 1
+            print("skip  Cyclr catalogue: needs a token", file=out)
+    report("Slack auth.test", lambda: _slack_auth_test(settings))
+    return 0 if failures == 0 else 1
+
+
+def _slack_auth_test(settings: Settings) -> str:
+    from slack_sdk import WebClient
+
+    client = WebClient(token=settings.slack_bot_token, base_url=settings.slack_api_url, timeout=10)
+    response = client.auth_test()
+    return f"bot {response.get('user_id')} in team {response.get('team')} ({response.get('team_id')})"
+
+
+def _describe(error: Exception) -> str:
+    from slack_sdk.errors import SlackApiError
+
+    if isinstance(error, SlackApiError):
+        return f"Slack answered {error.response.get('error')!r}"
+    return str(error) or type(error).__name__

@@ -1,0 +1,155 @@
+"""Who may do what: a pure policy over facts about the user, plus a short-lived cache of them.
+
+* admins (``CYCLR_BOT_ADMINS``: user and user-group ids) may do everything;
+* installers (``CYCLR_BOT_INSTALLERS``; empty means every full member of the bot's own
+  workspace) may search, install, list, authorise and read history and accounts;
+* guests (single- and multi-channel), users of another workspace (Slack Connect), deleted
+  users and bots may only read the help;
+* uninstalling and binding a channel to an account are for admins only.
+"""
+
+from __future__ import annotations
+
+import enum
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ["Action", "Decision", "UserDirectory", "UserFacts", "decide"]
+
+
+class Action(enum.StrEnum):
+    HELP = "help"
+    SEARCH = "search"
+    INSTALL = "install"
+    LIST = "list"
+    AUTH = "auth"
+    HISTORY = "history"
+    ACCOUNTS = "accounts"  #: list accounts, show the channel's account
+    BIND = "bind"  #: bind a channel to an account
+    UNINSTALL = "uninstall"
+
+
+_INSTALLER_ACTIONS = frozenset(
+    {Action.SEARCH, Action.INSTALL, Action.LIST, Action.AUTH, Action.HISTORY, Action.ACCOUNTS}
+)
+_ADMIN_ACTIONS = frozenset({Action.BIND, Action.UNINSTALL})
+
+
+@dataclass(frozen=True, slots=True)
+class UserFacts:
+    """What Slack says about a user, reduced to what the policy needs."""
+
+    user_id: str
+    team_id: str | None
+    is_restricted: bool = False
+    is_ultra_restricted: bool = False
+    deleted: bool = False
+    is_bot: bool = False
+    groups: frozenset[str] = frozenset()  #: the configured user groups the user belongs to
+
+    @classmethod
+    def from_users_info(cls, user: Mapping[str, Any], groups: Iterable[str] = ()) -> UserFacts:
+        return cls(
+            user_id=str(user.get("id") or ""),
+            team_id=user.get("team_id"),
+            is_restricted=bool(user.get("is_restricted")),
+            is_ultra_restricted=bool(user.get("is_ultra_restricted")),
+            deleted=bool(user.get("deleted")),
+            is_bot=bool(user.get("is_bot")) or user.get("id") == "USLACKBOT",
+            groups=frozenset(groups),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    allowed: bool
+    reason: str = ""
+
+
+def decide(
+    facts: UserFacts,
+    action: Action,
+    *,
+    bot_team_id: str | None,
+    admins: Iterable[str],
+    installers: Iterable[str],
+) -> Decision:
+    """The policy; pure, so the whole access matrix is testable without Slack."""
+    if action is Action.HELP:
+        return Decision(True)
+    if facts.deleted or facts.is_bot:
+        return Decision(False, "Deactivated accounts and bots cannot use Cyclr commands.")
+    if facts.is_restricted or facts.is_ultra_restricted:
+        return Decision(False, "Guests cannot install or manage Cyclr connectors.")
+    if bot_team_id and facts.team_id and facts.team_id != bot_team_id:
+        return Decision(
+            False,
+            "Only members of this workspace can use Cyclr commands here, not people "
+            "from another organisation in a shared channel.",
+        )
+    admin_set = set(admins)
+    is_admin = facts.user_id in admin_set or bool(facts.groups & admin_set)
+    if is_admin:
+        return Decision(True)
+    if action in _ADMIN_ACTIONS:
+        return Decision(False, "Only bot admins can do that.")
+    installer_set = set(installers)
+    if not installer_set or facts.user_id in installer_set or facts.groups & installer_set:
+        return Decision(action in _INSTALLER_ACTIONS, "" if action in _INSTALLER_ACTIONS else "Not allowed.")
+    return Decision(False, "You are not on the list of people who may use Cyclr from Slack.")
+
+
+class UserDirectory:
+    """Caches ``users.info`` and ``usergroups.users.list`` answers for ``ttl`` seconds.
+
+    Args:
+        user_info: ``users.info`` for one user id → the ``user`` object.
+        group_members: ``usergroups.users.list`` for one group id → member user ids.
+        groups: the group ids named in the admin and installer settings.
+    """
+
+    def __init__(
+        self,
+        user_info: Callable[[str], Mapping[str, Any]],
+        group_members: Callable[[str], Iterable[str]],
+        *,
+        groups: Iterable[str],
+        ttl: float = 60.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._user_info = user_info
+        self._group_members = group_members
+        self._groups = tuple(dict.fromkeys(g for g in groups if g.startswith("S")))
+        self._ttl = ttl
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._users: dict[str, tuple[float, Mapping[str, Any]]] = {}
+        self._members: dict[str, tuple[float, frozenset[str]]] = {}
+        self.lookups = 0
+
+    def facts(self, user_id: str) -> UserFacts:
+        user = self._cached(self._users, user_id, lambda: self._user_info(user_id))
+        in_groups = [group for group in self._groups if user_id in self._members_of(group)]
+        return UserFacts.from_users_info(user, in_groups)
+
+    def _members_of(self, group: str) -> frozenset[str]:
+        def load() -> frozenset[str]:
+            return frozenset(self._group_members(group))
+
+        members: frozenset[str] = self._cached(self._members, group, load)
+        return members
+
+    def _cached(self, cache: dict[str, tuple[float, Any]], key: str, load: Callable[[], Any]) -> Any:
+        now = self._clock()
+        with self._lock:
+            hit = cache.get(key)
+            if hit is not None and now - hit[0] < self._ttl:
+                return hit[1]
+        value = load()
+        self.lookups += 1
+        with self._lock:
+            cache[key] = (now, value)
+        return value

@@ -1,0 +1,74 @@
+"""Builds the Bolt app: Web API client, listeners, middleware and the error handler."""
+
+from __future__ import annotations
+
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from slack_bolt import App
+from slack_sdk import WebClient
+from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler, RateLimitErrorRetryHandler
+
+from bot.config import Settings
+from bot.logs import reference_id
+from bot.services.access import UserDirectory
+from bot.services.container import Services
+from bot.slack.listeners import register_listeners
+from bot.slack.listeners.errors import new_reference
+from bot.slack.messenger import SlackMessenger
+from bot.slack.middleware import AccessMiddleware
+
+__all__ = ["create_app", "make_web_client"]
+
+#: Bolt's listener pool: listeners only ack and hand off, so a modest pool is plenty; slow
+#: work runs on the bot's own job runner, never here.
+LISTENER_THREADS = 16
+
+
+def make_web_client(settings: Settings) -> WebClient:
+    """A Web API client on ``SLACK_API_URL`` retrying connection errors and 429 (Retry-After)."""
+    return WebClient(
+        token=settings.slack_bot_token,
+        base_url=settings.slack_api_url,
+        timeout=10,
+        retry_handlers=[
+            ConnectionErrorRetryHandler(max_retry_count=2),
+            RateLimitErrorRetryHandler(max_retry_count=3),
+        ],
+    )
+
+
+def create_app(services: Services, *, client: WebClient | None = None) -> tuple[App, SlackMessenger]:
+    """The Bolt app and the messenger it posts with (also the install service's listener)."""
+    settings = services.settings
+    client = client or make_web_client(settings)
+    app = App(
+        client=client,
+        signing_secret=settings.slack_signing_secret or "",
+        token_verification_enabled=False,  # auth.test happens on the first request instead
+        listener_executor=ThreadPoolExecutor(
+            max_workers=LISTENER_THREADS, thread_name_prefix="bolt-listener"
+        ),
+        logger=logging.getLogger("bot.slack.bolt"),
+        raise_error_for_unhandled_request=False,
+    )
+    messenger = SlackMessenger(client, services)
+    services.installs.listener = messenger
+    services.links.listener = messenger
+
+    @app.middleware
+    def attach_reference(context: Any, next: Any) -> Any:
+        ref = new_reference()
+        context["ref"] = ref
+        reference_id.set(ref)
+        return next()
+
+    users = UserDirectory(
+        lambda user_id: client.users_info(user=user_id)["user"],
+        lambda group_id: client.usergroups_users_list(usergroup=group_id)["users"],
+        groups=settings.admins + settings.installers,
+    )
+    app.middleware(AccessMiddleware(services, messenger, users))
+    register_listeners(app, services, messenger)
+    return app, messenger

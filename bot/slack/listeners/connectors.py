@@ -1,0 +1,294 @@
+"""Installed connectors: authorisation links, ``/cyclr auth``, ``/cyclr uninstall``.
+
+Who may do each is decided before these run, by the access middleware.
+
+Links are minted only when a person asks (a click on *Authorise* or *Get a new link*, or
+``/cyclr auth``) and only ever go to that person's DM, replacing the old link in place.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from slack_bolt import Ack, App
+
+from bot.cyclr.errors import CyclrError, CyclrNotFound
+from bot.cyclr.models import AccountConnector, AuthKind
+from bot.services.container import Services
+from bot.slack import blocks
+from bot.slack.ids import AUTHORISE, NEW_LINK, OPEN_LINK, UNINSTALL, decode_value, encode_value
+from bot.slack.listeners.errors import user_job
+from bot.slack.messenger import SlackMessenger
+
+__all__ = ["ConnectorActions", "register"]
+
+log = logging.getLogger(__name__)
+
+
+class ConnectorActions:
+    """Authorise and uninstall installed connectors."""
+
+    def __init__(self, services: Services, messenger: SlackMessenger) -> None:
+        self.services = services
+        self.messenger = messenger
+
+    @property
+    def sandbox(self) -> bool:
+        return self.services.sandbox
+
+    # -- links -----------------------------------------------------------------------------------
+
+    def send_link(
+        self,
+        *,
+        team_id: str,
+        user_id: str,
+        account_id: str,
+        account_connector_id: int,
+        connector_name: str | None = None,
+        replace: tuple[str, str] | None = None,
+    ) -> None:
+        """Put a fresh link in ``user_id``'s DM (in place of the message ``replace``).
+
+        With a public URL the link is the bot's page (nothing minted yet); without one a
+        sign-in token is minted now, since the person just asked for it.
+        """
+        links = self.services.links
+        if connector_name is None:
+            connector_name = self.services.cyclr.get_account_connector(account_id, account_connector_id).name
+        account_name = self.services.accounts.name_of(account_id)
+        channel = replace[0] if replace else self.messenger.dm_channel(user_id)
+        if replace:
+            links.replace_links_in(*replace)
+        link = links.create_ref(
+            team_id=team_id,
+            user_id=user_id,
+            account_id=account_id,
+            account_connector_id=account_connector_id,
+            connector_name=connector_name,
+        )
+        new_link_value = encode_value({"a": account_id, "ac": account_connector_id})
+        if links.public:
+            message = blocks.authorise_page_link_message(
+                connector_name=connector_name,
+                account_name=account_name,
+                page_url=links.page_url(link),
+                expires_at=link.expires_at,
+                new_link_value=new_link_value,
+                sandbox=self.sandbox,
+            )
+        else:
+            signin = links.mint(
+                account_id=account_id,
+                account_connector_id=account_connector_id,
+                team_id=team_id,
+                user_id=user_id,
+                target_origin=links.slack_return_url(team_id=team_id, channel_id=channel),
+            )
+            message = blocks.authorise_link_message(
+                connector_name=connector_name,
+                account_name=account_name,
+                url=signin.url,
+                expires_at=signin.expires_at,
+                new_link_value=new_link_value,
+                sandbox=self.sandbox,
+            )
+        if replace:
+            self.messenger.update(replace[0], replace[1], message)
+            channel, ts = replace
+        else:
+            channel, ts = self.messenger.dm(user_id, message)
+        links.attach_message(link, dm_channel=channel, dm_ts=ts)
+
+    def authorise_clicked(self, body: dict[str, Any], action: dict[str, Any]) -> None:
+        value = decode_value(action.get("value"))
+        account_id, ac_id = value.get("a"), value.get("ac")
+        if not isinstance(account_id, str) or not isinstance(ac_id, int):
+            log.warning("authorise button with a malformed value")
+            return
+        team_id = str((body.get("team") or {}).get("id") or (body.get("user") or {}).get("team_id") or "")
+        user_id = str((body.get("user") or {}).get("id") or "")
+        container = body.get("container") or {}
+        channel, ts = container.get("channel_id"), container.get("message_ts")
+        replace = (
+            (channel, ts)
+            if isinstance(channel, str) and channel.startswith("D") and isinstance(ts, str)
+            else None
+        )
+        in_dm = replace is not None
+        self.send_link(
+            team_id=team_id,
+            user_id=user_id,
+            account_id=account_id,
+            account_connector_id=ac_id,
+            replace=replace,
+        )
+        if not in_dm:
+            self.messenger.respond(
+                body.get("response_url"),
+                blocks.notice_message(
+                    "I sent you a fresh sign-in link by direct message.", sandbox=self.sandbox
+                ),
+                user_id=user_id,
+                channel_id=channel if isinstance(channel, str) else None,
+            )
+
+    def auth_command(
+        self,
+        team_id: str,
+        user_id: str,
+        account_id: str,
+        query: str,
+        response_url: str | None,
+        channel_id: str | None,
+    ) -> None:
+        found = self._find_one(account_id, query, response_url, user_id, channel_id)
+        if found is None:
+            return
+        if found.auth_kind is not AuthKind.OAUTH:
+            kind = found.auth_kind.label
+            self._reply(
+                response_url,
+                user_id,
+                channel_id,
+                f"{found.name} does not use a sign-in link ({kind}). Update its credentials in Cyclr.",
+            )
+            return
+        self.send_link(
+            team_id=team_id,
+            user_id=user_id,
+            account_id=account_id,
+            account_connector_id=found.id,
+            connector_name=found.name,
+        )
+        self._reply(
+            response_url,
+            user_id,
+            channel_id,
+            f"I sent you a fresh sign-in link for {found.name} by direct message.",
+        )
+
+    # -- uninstall -------------------------------------------------------------------------------
+
+    def uninstall_command(
+        self, account_id: str, query: str, response_url: str | None, user_id: str, channel_id: str | None
+    ) -> None:
+        found = self._find_one(account_id, query, response_url, user_id, channel_id)
+        if found is None:
+            return
+        message = blocks.uninstall_confirm_message(
+            found,
+            account_id=account_id,
+            account_name=self.services.accounts.name_of(account_id),
+            sandbox=self.sandbox,
+        )
+        self.messenger.respond(
+            response_url, message, user_id=user_id, channel_id=channel_id, replace_original=True
+        )
+
+    def uninstall_clicked(self, body: dict[str, Any], action: dict[str, Any]) -> None:
+        user_id = str((body.get("user") or {}).get("id") or "")
+        team_id = str((body.get("team") or {}).get("id") or "")
+        response_url = body.get("response_url")
+        value = decode_value(action.get("value"))
+        account_id, ac_id = value.get("a"), value.get("ac")
+        if not isinstance(account_id, str) or not isinstance(ac_id, int):
+            self._reply(
+                response_url, user_id, None, "That button is out of date. Run `/cyclr uninstall` again."
+            )
+            return
+        try:
+            current = self.services.cyclr.get_account_connector(account_id, ac_id)
+        except CyclrNotFound:
+            self._reply(response_url, user_id, None, "That connector is already uninstalled.")
+            return
+        record = self.services.installs.uninstall(
+            account_id,
+            ac_id,
+            team_id=team_id,
+            user_id=user_id,
+            name=current.name,
+            connector=current.connector,
+        )
+        self._reply(
+            response_url,
+            user_id,
+            None,
+            f"Uninstalled {record.name} from {self.services.accounts.name_of(account_id)}.",
+            replace_original=True,
+        )
+
+    # -- helpers ---------------------------------------------------------------------------------
+
+    def _find_one(
+        self, account_id: str, query: str, response_url: str | None, user_id: str, channel_id: str | None
+    ) -> AccountConnector | None:
+        try:
+            found = self.services.installs.find_installed(account_id, query)
+        except CyclrError as error:
+            self._reply(response_url, user_id, channel_id, f"Cyclr did not answer: {error.user_message}")
+            return None
+        account_name = self.services.accounts.name_of(account_id)
+        if not found:
+            self._reply(
+                response_url,
+                user_id,
+                channel_id,
+                f"No installed connector in {account_name} matches “{query}”. See `/cyclr list`.",
+            )
+            return None
+        if len(found) > 1:
+            names = ", ".join(f"{c.name} (id {c.id})" for c in found[:10])
+            self._reply(
+                response_url,
+                user_id,
+                channel_id,
+                f"“{query}” matches several installed connectors: {names}. Use the exact name or the id.",
+            )
+            return None
+        return found[0]
+
+    def _reply(
+        self,
+        response_url: str | None,
+        user_id: str,
+        channel_id: str | None,
+        text: str,
+        *,
+        replace_original: bool = True,
+    ) -> None:
+        self.messenger.respond(
+            response_url,
+            blocks.notice_message(text, sandbox=self.sandbox),
+            user_id=user_id,
+            channel_id=channel_id,
+            replace_original=replace_original,
+        )
+
+
+def register(app: App, actions: ConnectorActions) -> None:
+    def background(name: str, body: dict[str, Any], fn: Any) -> None:
+        user_id = (body.get("user") or {}).get("id")
+        actions.services.jobs.submit(
+            name, user_job(actions.messenger, fn, response_url=body.get("response_url"), user_id=user_id)
+        )
+
+    @app.action(AUTHORISE)
+    def authorise(ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
+        ack()
+        background("authorise", body, lambda: actions.authorise_clicked(body, action))
+
+    @app.action(NEW_LINK)
+    def new_link(ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
+        ack()
+        background("new-link", body, lambda: actions.authorise_clicked(body, action))
+
+    @app.action(OPEN_LINK)
+    def open_link(ack: Ack) -> None:
+        ack()  # a URL button: Slack opens the browser itself
+
+    @app.action(UNINSTALL)
+    def uninstall(ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
+        ack()
+        background("uninstall", body, lambda: actions.uninstall_clicked(body, action))

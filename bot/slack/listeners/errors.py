@@ -1,0 +1,109 @@
+"""The one global error handler, and the wrapper that gives background jobs the same care.
+
+A user who meets an error sees a short message with a reference id; the log has the
+traceback (through the redacting handler) under the same id.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+from collections.abc import Callable
+from typing import Any
+
+from slack_bolt import App, BoltResponse
+
+from bot.logs import reference_id
+from bot.slack import blocks
+from bot.slack.ids import CONNECTOR, INSTALL_CALLBACK
+from bot.slack.messenger import SlackMessenger
+
+__all__ = ["new_reference", "register", "user_job"]
+
+log = logging.getLogger(__name__)
+
+
+def new_reference() -> str:
+    """A short id a user can quote to support, e.g. ``E-3F9A1C``."""
+    return "E-" + secrets.token_hex(3).upper()
+
+
+def _where(body: dict[str, Any]) -> tuple[str | None, str | None, str | None]:
+    """(response_url, user_id, channel_id) of a request body, whatever its kind."""
+    user = body.get("user")
+    user_id = body.get("user_id") or (user.get("id") if isinstance(user, dict) else None)
+    channel = body.get("channel")
+    channel_id = body.get("channel_id") or (channel.get("id") if isinstance(channel, dict) else None)
+    return body.get("response_url"), user_id, channel_id
+
+
+def register(app: App, messenger: SlackMessenger) -> None:
+    @app.error
+    def handle_error(
+        error: Exception, body: dict[str, Any], response: BoltResponse | None
+    ) -> BoltResponse | None:
+        ref = reference_id.get() or new_reference()
+        log.error(
+            "unhandled error (ref %s) in a %s request", ref, body.get("type") or "command", exc_info=error
+        )
+        message = blocks.error_message(
+            "Something went wrong on my side, and it is logged.", ref=ref, sandbox=messenger.sandbox
+        )
+        if response is not None:  # not yet acknowledged: the answer itself carries the message
+            if body.get("command"):
+                payload: dict[str, Any] = {
+                    "response_type": "ephemeral",
+                    "text": message.text,
+                    "blocks": message.blocks,
+                }
+                return BoltResponse(
+                    status=200, body=json.dumps(payload), headers={"content-type": "application/json"}
+                )
+            view = body.get("view") or {}
+            if body.get("type") == "view_submission" and view.get("callback_id") == INSTALL_CALLBACK:
+                payload = {
+                    "response_action": "errors",
+                    "errors": {CONNECTOR: f"Something went wrong (reference {ref}). Please try again."},
+                }
+                return BoltResponse(
+                    status=200, body=json.dumps(payload), headers={"content-type": "application/json"}
+                )
+        response_url, user_id, channel_id = _where(body)
+        try:
+            messenger.respond(response_url, message, user_id=user_id, channel_id=channel_id)
+        except Exception:
+            log.exception("could not tell the user about error %s", ref)
+        if response is not None:
+            return BoltResponse(status=200, body="")
+        return None
+
+
+def user_job(
+    messenger: SlackMessenger,
+    fn: Callable[[], None],
+    *,
+    response_url: str | None = None,
+    user_id: str | None = None,
+    channel_id: str | None = None,
+) -> Callable[[], None]:
+    """Wrap a background job: on failure, log it with a reference and tell the user."""
+
+    def run() -> None:
+        ref = new_reference()
+        token = reference_id.set(ref)
+        try:
+            fn()
+        except Exception:
+            log.exception("background job failed (ref %s)", ref)
+            message = blocks.error_message(
+                "Something went wrong on my side, and it is logged.", ref=ref, sandbox=messenger.sandbox
+            )
+            try:
+                messenger.respond(response_url, message, user_id=user_id, channel_id=channel_id)
+            except Exception:
+                log.exception("could not tell the user about error %s", ref)
+        finally:
+            reference_id.reset(token)
+
+    return run

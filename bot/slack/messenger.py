@@ -1,0 +1,228 @@
+"""Everything the bot posts outside an ack: DMs, team notifications, response_url answers.
+
+:class:`SlackMessenger` is the install service's listener: each install state change
+becomes a job that re-reads the row and brings the team notification (one message per
+install, updated in place) and the requester's DM up to date. Re-reading makes the jobs
+order-free: whichever runs last shows the latest state.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import defaultdict
+from typing import Any
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+from slack_sdk.webhook import WebhookClient
+
+from bot.jobs import JobRejected
+from bot.services.container import Services
+from bot.slack import blocks
+from bot.slack.ids import encode_value
+from bot.store import InstallRecord, InstallState, LinkRef
+
+__all__ = ["SlackMessenger", "ViewChanged"]
+
+log = logging.getLogger(__name__)
+
+
+class ViewChanged(Exception):
+    """``views.update`` with a ``hash`` met a view that was changed meanwhile."""
+
+
+class SlackMessenger:
+    """Posts and updates the bot's messages with one Web API client."""
+
+    def __init__(self, client: WebClient, services: Services) -> None:
+        self.client = client
+        self.services = services
+        self._locks: defaultdict[int, threading.Lock] = defaultdict(threading.Lock)
+        self._locks_guard = threading.Lock()
+        self._dm_channels: dict[str, str] = {}
+
+    @property
+    def sandbox(self) -> bool:
+        return self.services.sandbox
+
+    # -- install state -------------------------------------------------------------------------
+
+    def install_changed(self, record: InstallRecord, *, duplicate_name: bool = False) -> None:
+        """Queue an update of the install's messages (never blocks the caller on Slack)."""
+        try:
+            self.services.jobs.submit("install-messages", self.sync_install_messages, record.id)
+        except JobRejected:
+            log.warning("job queue full: updating the messages of install %s inline", record.id)
+            self.sync_install_messages(record.id)
+
+    def sync_install_messages(self, install_id: int) -> None:
+        """Bring the team notification and the requester's DM in line with the stored row."""
+        with self._lock_for(install_id):
+            record = self.services.store.get_install(install_id)
+            if record is None:
+                return
+            account_name = self.services.accounts.name_of(record.account_id)
+            self._sync_notification(record, account_name)
+            if record.state is not InstallState.PENDING:
+                self._sync_dm(record, account_name)
+
+    def _sync_notification(self, record: InstallRecord, account_name: str) -> None:
+        channel = record.notify_channel or self.services.settings.notify_channel
+        if not channel:
+            return
+        message = blocks.team_notification(record, account_name=account_name, sandbox=self.sandbox)
+        if record.notify_ts and record.notify_channel:
+            self.client.chat_update(
+                channel=record.notify_channel, ts=record.notify_ts, text=message.text, blocks=message.blocks
+            )
+            return
+        response = self.client.chat_postMessage(
+            channel=channel, text=message.text, blocks=message.blocks, unfurl_links=False, unfurl_media=False
+        )
+        self.services.store.set_messages(
+            record.id, notify_channel=str(response["channel"]), notify_ts=str(response["ts"])
+        )
+
+    def _sync_dm(self, record: InstallRecord, account_name: str) -> None:
+        if record.dm_ts and record.dm_channel:
+            message = blocks.install_dm(record, account_name=account_name, sandbox=self.sandbox)
+            self.client.chat_update(
+                channel=record.dm_channel, ts=record.dm_ts, text=message.text, blocks=message.blocks
+            )
+            return
+        links = self.services.links
+        link = None
+        if links.public and record.needs_authorisation and record.account_connector_id is not None:
+            link = links.create_ref(
+                team_id=record.team_id,
+                user_id=record.user_id,
+                account_id=record.account_id,
+                account_connector_id=record.account_connector_id,
+                connector_name=record.connector_name,
+                install_id=record.id,
+            )
+        message = blocks.install_dm(
+            record,
+            account_name=account_name,
+            sandbox=self.sandbox,
+            page_url=links.page_url(link) if link else None,
+            page_expires_at=link.expires_at if link else None,
+        )
+        channel, ts = self.dm(record.user_id, message)
+        self.services.store.set_messages(record.id, dm_channel=channel, dm_ts=ts)
+        if link is not None:
+            links.attach_message(link, dm_channel=channel, dm_ts=ts)
+
+    # -- links -------------------------------------------------------------------------------------
+
+    def links_authorised(self, links: list[LinkRef]) -> None:
+        """Replace every link DM of a now-authorised connector with "authorised"."""
+        for link in links:
+            if not (link.dm_channel and link.dm_ts) or self._is_install_dm(link):
+                continue  # the install's own DM is updated with the install
+            message = blocks.authorised_message(
+                connector_name=link.connector_name,
+                account_name=self.services.accounts.name_of(link.account_id),
+                sandbox=self.sandbox,
+            )
+            self.update(link.dm_channel, link.dm_ts, message)
+
+    def links_timed_out(self, links: list[LinkRef]) -> None:
+        """The wait for authorisation ran out: the DMs offer a new link instead."""
+        for link in links:
+            if not (link.dm_channel and link.dm_ts):
+                continue
+            message = blocks.link_expired_message(
+                connector_name=link.connector_name,
+                account_name=self.services.accounts.name_of(link.account_id),
+                new_link_value=encode_value({"a": link.account_id, "ac": link.account_connector_id}),
+                sandbox=self.sandbox,
+            )
+            self.update(link.dm_channel, link.dm_ts, message)
+
+    def _is_install_dm(self, link: LinkRef) -> bool:
+        if link.install_id is None:
+            return False
+        record = self.services.store.get_install(link.install_id)
+        return record is not None and record.dm_ts == link.dm_ts and record.dm_channel == link.dm_channel
+
+    def _lock_for(self, install_id: int) -> threading.Lock:
+        with self._locks_guard:
+            return self._locks[install_id]
+
+    # -- plain posting ---------------------------------------------------------------------------
+
+    def dm_channel(self, user_id: str) -> str:
+        """The IM channel with ``user_id`` (conversations.open, remembered)."""
+        channel = self._dm_channels.get(user_id)
+        if channel is None:
+            response = self.client.conversations_open(users=user_id)
+            channel = str(response["channel"]["id"])
+            self._dm_channels[user_id] = channel
+        return channel
+
+    def dm(self, user_id: str, message: blocks.Message) -> tuple[str, str]:
+        """Send a direct message; ``(channel, ts)``. Links in it are never unfurled."""
+        channel = self.dm_channel(user_id)
+        response = self.client.chat_postMessage(
+            channel=channel, text=message.text, blocks=message.blocks, unfurl_links=False, unfurl_media=False
+        )
+        return str(response["channel"]), str(response["ts"])
+
+    def update(self, channel: str, ts: str, message: blocks.Message) -> None:
+        self.client.chat_update(channel=channel, ts=ts, text=message.text, blocks=message.blocks)
+
+    def respond(
+        self,
+        response_url: str | None,
+        message: blocks.Message,
+        *,
+        user_id: str | None = None,
+        channel_id: str | None = None,
+        replace_original: bool = False,
+    ) -> None:
+        """Answer a command or a button privately: response_url first, else an ephemeral, else a DM."""
+        if response_url:
+            webhook = WebhookClient(response_url, timeout=10)
+            result = webhook.send(
+                text=message.text,
+                blocks=message.blocks,
+                response_type="ephemeral",
+                replace_original=replace_original,
+            )
+            if result.status_code == 200:
+                return
+            log.warning("response_url answered %s; falling back to a direct post", result.status_code)
+        if channel_id and user_id and not channel_id.startswith("D"):
+            try:
+                self.client.chat_postEphemeral(
+                    channel=channel_id, user=user_id, text=message.text, blocks=message.blocks
+                )
+                return
+            except SlackApiError as error:  # e.g. the bot is not in that channel
+                log.info("ephemeral post failed (%s); sending a DM instead", error.response.get("error"))
+        if user_id:
+            self.dm(user_id, message)
+
+    def update_view(self, view_id: str, view: dict[str, Any], *, view_hash: str | None = None) -> str | None:
+        """``views.update``; the new hash, or None when the view is gone (closed by the user).
+
+        Raises:
+            ViewChanged: ``view_hash`` was given and the view changed since.
+        """
+        try:
+            kwargs: dict[str, Any] = {"view_id": view_id, "view": view}
+            if view_hash:
+                kwargs["hash"] = view_hash
+            response = self.client.views_update(**kwargs)
+        except SlackApiError as error:
+            code = error.response.get("error")
+            if code == "hash_conflict":
+                raise ViewChanged(view_id) from error
+            if code in ("not_found", "view_not_found"):
+                log.info("views.update of %s skipped: %s", view_id, code)
+                return None
+            raise
+        new_view = response.get("view") or {}
+        return str(new_view.get("hash")) if new_view.get("hash") else ""

@@ -1,0 +1,156 @@
+"""The access middleware: one place that decides whether a request may go on.
+
+It maps each request (command, button, options load, submission, shortcut) to an
+:class:`~bot.services.access.Action`, asks the pure policy, and answers a refusal itself in
+the form the surface expects, so a refused user always gets a message, never silence.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from slack_bolt import BoltContext, BoltResponse
+from slack_sdk.errors import SlackApiError
+
+from bot.jobs import JobRejected
+from bot.services.access import Action, UserDirectory, decide
+from bot.services.container import Services
+from bot.slack import blocks
+from bot.slack.blocks.common import message as build_message
+from bot.slack.blocks.common import section
+from bot.slack.ids import (
+    ACCOUNT,
+    AUTHORISE,
+    CONNECTOR,
+    HOME_INSTALL,
+    INSTALL_CALLBACK,
+    NEW_LINK,
+    SEARCH_INSTALL,
+    SHORTCUT,
+    UNINSTALL,
+)
+from bot.slack.messenger import SlackMessenger
+from bot.slack.parsing import parse_command
+
+__all__ = ["AccessMiddleware", "action_for"]
+
+log = logging.getLogger(__name__)
+
+_SUBCOMMANDS = {
+    "help": Action.HELP,
+    "search": Action.SEARCH,
+    "install": Action.INSTALL,
+    "list": Action.LIST,
+    "auth": Action.AUTH,
+    "uninstall": Action.UNINSTALL,
+    "accounts": Action.ACCOUNTS,
+    "history": Action.HISTORY,
+}
+_BUTTONS = {
+    SEARCH_INSTALL: Action.INSTALL,
+    HOME_INSTALL: Action.INSTALL,
+    CONNECTOR: Action.INSTALL,
+    ACCOUNT: Action.INSTALL,
+    AUTHORISE: Action.AUTH,
+    NEW_LINK: Action.AUTH,
+    UNINSTALL: Action.UNINSTALL,
+}
+
+
+def action_for(body: dict[str, Any]) -> Action | None:
+    """What a request would do; None for requests that change nothing (events, URL buttons)."""
+    if body.get("command"):
+        command = parse_command(str(body.get("text") or ""))
+        if command.subcommand == "account":
+            return Action.BIND if command.args else Action.ACCOUNTS
+        return _SUBCOMMANDS.get(command.subcommand, Action.HELP)
+    kind = body.get("type")
+    if kind == "block_actions":
+        actions = body.get("actions") or [{}]
+        first = actions[0] if isinstance(actions, list) and actions and isinstance(actions[0], dict) else {}
+        return _BUTTONS.get(str(first.get("action_id")))
+    if kind == "block_suggestion":
+        return Action.INSTALL
+    if kind == "view_submission":
+        view = body.get("view") or {}
+        return (
+            Action.INSTALL if isinstance(view, dict) and view.get("callback_id") == INSTALL_CALLBACK else None
+        )
+    if kind in ("shortcut", "message_action"):
+        return Action.INSTALL if body.get("callback_id") == SHORTCUT else None
+    return None
+
+
+def who_grants(principals: Iterable[str]) -> str:
+    """Mentions of the admins, or where to configure them when there are none."""
+    mentions = [f"<!subteam^{p}>" if p.startswith("S") else f"<@{p}>" for p in principals]
+    if not mentions:
+        return "Ask whoever runs this bot to add you to CYCLR_BOT_INSTALLERS or CYCLR_BOT_ADMINS."
+    return "Ask " + ", ".join(mentions[:10]) + " for access."
+
+
+class AccessMiddleware:
+    """Bolt global middleware enforcing :func:`bot.services.access.decide`."""
+
+    def __init__(self, services: Services, messenger: SlackMessenger, users: UserDirectory) -> None:
+        self.services = services
+        self.messenger = messenger
+        self.users = users
+
+    def __call__(self, body: dict[str, Any], context: BoltContext, next: Callable[[], Any]) -> Any:
+        action = action_for(body)
+        if action is None or action is Action.HELP:
+            return next()
+        user_id = context.user_id
+        if not user_id:
+            return BoltResponse(status=400, body="no user in the request")
+        settings = self.services.settings
+        try:
+            facts = self.users.facts(user_id)
+        except SlackApiError as error:
+            log.warning("users.info for %s failed: %s", user_id, error.response.get("error"))
+            return self._refuse(body, "I could not check your Slack profile just now. Please try again.", "")
+        result = context.authorize_result
+        bot_team = (result.team_id if result is not None else None) or context.team_id
+        decision = decide(
+            facts, action, bot_team_id=bot_team, admins=settings.admins, installers=settings.installers
+        )
+        if decision.allowed:
+            context["user_facts"] = facts
+            return next()
+        log.info("refused %s to %s: %s", action.value, user_id, decision.reason)
+        return self._refuse(body, decision.reason, who_grants(settings.admins))
+
+    def _refuse(self, body: dict[str, Any], reason: str, grants: str) -> BoltResponse:
+        text = f"{blocks.escape(reason)} {grants}".strip()
+        sandbox = self.services.sandbox
+        # who_grants() holds mentions, so only the reason is escaped.
+        message = build_message(f":no_entry: {text}", [section(f":no_entry: {text}")], sandbox=sandbox)
+        kind = body.get("type")
+        if body.get("command"):
+            return _json({"response_type": "ephemeral", "text": message.text, "blocks": message.blocks})
+        if kind == "block_suggestion":
+            return _json({"options": blocks.options_placeholder("You may not install connectors")})
+        if kind == "view_submission":
+            return _json({"response_action": "errors", "errors": {CONNECTOR: reason[:300]}})
+        user = body.get("user") or {}
+        channel = body.get("channel") or {}
+        try:
+            self.services.jobs.submit(
+                "refusal",
+                self.messenger.respond,
+                body.get("response_url"),
+                message,
+                user_id=user.get("id"),
+                channel_id=channel.get("id"),
+            )
+        except JobRejected:
+            log.warning("job queue full: refusal not delivered")
+        return BoltResponse(status=200, body="")
+
+
+def _json(payload: dict[str, Any]) -> BoltResponse:
+    return BoltResponse(status=200, body=json.dumps(payload), headers={"content-type": "application/json"})

@@ -1,0 +1,60 @@
+"""Flask app: Bolt's adapter at ``POST /slack/events`` and ``GET /healthz``.
+
+Every error answers with a short JSON body and a 4xx/5xx status; no stack trace reaches a
+client. Bodies over 1 MiB are refused before Bolt reads them (Slack's are a few kB).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask, Response, jsonify, request
+from slack_bolt import App
+from slack_bolt.adapter.flask import SlackRequestHandler
+from werkzeug.exceptions import HTTPException
+
+from bot import __version__
+from bot.services.container import Services
+from bot.store import StoreUnavailable
+
+__all__ = ["MAX_BODY", "create_web_app"]
+
+log = logging.getLogger(__name__)
+
+MAX_BODY = 1024 * 1024
+
+
+def create_web_app(services: Services, bolt_app: App) -> Flask:
+    web = Flask("cyclr-bot")
+    web.config["MAX_CONTENT_LENGTH"] = MAX_BODY
+    handler = SlackRequestHandler(bolt_app)
+
+    @web.post("/slack/events")
+    def slack_events() -> Response:
+        return handler.handle(request)
+
+    @web.get("/healthz")
+    def healthz() -> tuple[Response, int]:
+        try:
+            services.store.ping()
+        except StoreUnavailable as error:
+            return jsonify(ok=False, error=f"the state store does not answer ({error})"), 503
+        body: dict[str, Any] = {
+            "ok": True,
+            "version": __version__,
+            "sandbox": services.sandbox,
+            "jobs_pending": services.jobs.pending,
+        }
+        return jsonify(body), 200
+
+    @web.errorhandler(HTTPException)
+    def http_error(error: HTTPException) -> tuple[Response, int]:
+        return jsonify(ok=False, error=error.name), error.code or 500
+
+    @web.errorhandler(Exception)
+    def unexpected(error: Exception) -> tuple[Response, int]:
+        log.exception("unhandled error in %s %s", request.method, request.path)
+        return jsonify(ok=False, error="internal error"), 500
+
+    return web

@@ -1,0 +1,117 @@
+"""The bot running for real on loopback: Flask app on a real HTTP server, the Cyclr sandbox,
+the Slack Web API stand-in and a SQLite store. Tests talk to it only over HTTP."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import requests
+from werkzeug.serving import make_server
+
+from bot.config import Settings
+from bot.cyclr.sandbox import CyclrSandbox
+from bot.runtime import build_services
+from bot.services.container import Services
+from bot.slack.app import create_app
+from bot.web.app import create_web_app
+from tests import slack_requests as sr
+from tests.slack_standin import SlackStandin
+
+BOT_TOKEN = "xoxb-test-0001-bot-token"
+NOTIFY_CHANNEL = "CNOTIFY01"
+
+
+class Bot:
+    """A running bot and handles on both platforms' stand-ins."""
+
+    def __init__(self, services: Services, sandbox: CyclrSandbox, slack: SlackStandin, url: str) -> None:
+        self.services = services
+        self.sandbox = sandbox
+        self.slack = slack
+        self.url = url
+        self.http = requests.Session()
+
+    # -- raw requests ------------------------------------------------------------------------------
+
+    def post(self, request: tuple[bytes, Mapping[str, str]], path: str = "/slack/events") -> requests.Response:
+        body, headers = request
+        return self.http.post(self.url + path, data=body, headers=dict(headers), timeout=10)
+
+    def command(self, text: str, **fields: Any) -> requests.Response:
+        fields.setdefault("response_url", self.slack.response_url())
+        fields.setdefault("trigger_id", self.slack.new_trigger_id(fields.get("user_id", sr.DEFAULT_USER_ID)))
+        return self.post(sr.slash_command_request(text, **fields))
+
+    def action(self, action_id: str, **kw: Any) -> requests.Response:
+        kw.setdefault("trigger_id", self.slack.new_trigger_id(kw.get("user_id", sr.DEFAULT_USER_ID)))
+        kw.setdefault("response_url", self.slack.response_url())
+        return self.post(sr.block_actions_request(action_id, **kw))
+
+    def options(self, value: str, view: Mapping[str, Any], action_id: str = "connector",
+                values: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        v = sr.view_payload(view, values=values or {}, view_id=view["id"])
+        response = self.post(sr.block_suggestion_request(value, action_id=action_id, view=v))
+        assert response.status_code == 200, response.text
+        data: dict[str, Any] = response.json()
+        return data
+
+    def submit(self, view: Mapping[str, Any], values: Mapping[str, Any], **kw: Any) -> requests.Response:
+        v = sr.view_payload(view, values=sr.state_values(values), view_id=view["id"])
+        return self.post(sr.view_submission_request(v, **kw))
+
+    # -- reading the stand-ins ---------------------------------------------------------------------
+
+    def opened_view(self, index: int = -1) -> dict[str, Any]:
+        """The view the bot opened (views.open), as it now is in the stand-in."""
+        call = self.slack.wait_for("views.open", count=1)[index]
+        view_id = call.response["view"]["id"]
+        return self.slack.view(view_id)
+
+    def wait_idle(self) -> None:
+        assert self.services.jobs.wait_idle(15), "background jobs did not finish"
+
+    def response_texts(self, url_name: str) -> list[str]:
+        return [json.dumps(c.args) for c in self.slack.response_posts(url_name)]
+
+
+@contextmanager
+def running_bot(tmp_path: Path, **overrides: Any) -> Iterator[Bot]:
+    sandbox = CyclrSandbox(page_headers=True).start()
+    slack = SlackStandin().start()
+    slack.add_user("UADMIN01", name="admin")
+    settings = Settings(
+        slack_bot_token=BOT_TOKEN,
+        slack_signing_secret=sr.SIGNING_SECRET,
+        slack_api_url=slack.api_url,
+        cyclr_api_url=sandbox.api_url,
+        cyclr_client_id=sandbox.client_id,
+        cyclr_client_secret=sandbox.client_secret,
+        cyclr_account_id=sandbox.default_account_id,
+        cyclr_service_url=sandbox.service_url,
+        notify_channel=NOTIFY_CHANNEL,
+        database_url=f"sqlite:///{tmp_path / 'bot.db'}",
+        sandbox=True,
+        admins=("UADMIN01",),
+    )
+    settings = replace(settings, **overrides)
+    services = build_services(settings)
+    app, _ = create_app(services)
+    web = create_web_app(services, app)
+    server = make_server("127.0.0.1", 0, web, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    bot = Bot(services, sandbox, slack, f"http://127.0.0.1:{server.server_port}")
+    try:
+        yield bot
+    finally:
+        server.shutdown()
+        services.jobs.wait_idle(10)
+        services.close()
+        slack.close()
+        sandbox.stop()

@@ -1,0 +1,113 @@
+"""The access matrix: every subcommand and the install submission for every kind of user."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from bot.services.access import Action, UserFacts, decide
+from tests import slack_requests as sr
+from tests.e2e.harness import Bot, running_bot
+
+USERS = {
+    "admin": "UADMIN01",
+    "group_admin": "UGADMIN1",
+    "installer": "UINST001",
+    "group_installer": "UGRP0001",
+    "member": "UMEMB001",
+    "guest": "UGUEST01",
+    "single_channel_guest": "UGUEST02",
+    "external": "UEXT0001",
+    "deleted": "UDEL0001",
+    "bot_user": "UBOTX001",
+}
+
+# subcommand text → who may run it
+MATRIX = {
+    "help": set(USERS),
+    "search salesforce": {"admin", "group_admin", "installer", "group_installer"},
+    "install": {"admin", "group_admin", "installer", "group_installer"},
+    "list": {"admin", "group_admin", "installer", "group_installer"},
+    "auth salesforce": {"admin", "group_admin", "installer", "group_installer"},
+    "history": {"admin", "group_admin", "installer", "group_installer"},
+    "accounts": {"admin", "group_admin", "installer", "group_installer"},
+    "account": {"admin", "group_admin", "installer", "group_installer"},
+    "account globex": {"admin", "group_admin"},
+    "uninstall salesforce": {"admin", "group_admin"},
+}
+
+
+@pytest.fixture(scope="module")
+def access_bot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bot]:
+    tmp: Path = tmp_path_factory.mktemp("access")
+    with running_bot(tmp, admins=("UADMIN01", "SADMINS1"), installers=("UINST001", "SINSTAL1")) as bot:
+        slack = bot.slack
+        for key in ("group_admin", "installer", "group_installer", "member"):
+            slack.add_user(USERS[key])
+        slack.add_user(USERS["guest"], is_restricted=True)
+        slack.add_user(USERS["single_channel_guest"], is_ultra_restricted=True)
+        slack.add_user(USERS["external"], team_id="T9999EXT")
+        slack.add_user(USERS["deleted"], deleted=True)
+        slack.add_user(USERS["bot_user"], is_bot=True)
+        slack.add_usergroup("SADMINS1", [USERS["group_admin"]])
+        slack.add_usergroup("SINSTAL1", [USERS["group_installer"]])
+        bot.services.catalogue.get(bot.services.accounts.default_account_id, timeout=30)
+        bot.services.accounts.all()
+        yield bot
+
+
+def refused(text: str) -> bool:
+    return ":no_entry:" in text
+
+
+@pytest.mark.parametrize("who", sorted(USERS))
+@pytest.mark.parametrize("command", sorted(MATRIX))
+def test_command_matrix(access_bot: Bot, command: str, who: str) -> None:
+    response = access_bot.command(command, user_id=USERS[who])
+    assert response.status_code == 200
+    allowed = who in MATRIX[command]
+    assert refused(response.text) is not allowed, response.text[:300]
+    if not allowed:
+        assert "Ask <@UADMIN01>, <!subteam^SADMINS1> for access." in response.text
+
+
+@pytest.mark.parametrize("who", sorted(USERS))
+def test_install_submission_and_typeahead_matrix(access_bot: Bot, who: str) -> None:
+    bot = access_bot
+    admin_view = None
+    bot.command("install", user_id="UADMIN01")
+    admin_view = bot.opened_view()
+    hook = bot.sandbox.connector_by_name("Webhook")
+    values = {"connector": sr.select_input(sr.option(str(hook["Id"]), "Webhook")), "name": f"Hook {who}"}
+    response = bot.submit(admin_view, values, user_id=USERS[who])
+    answer = response.json()
+    allowed = who in MATRIX["install"]
+    assert (answer["response_action"] == "update") is allowed, answer
+    if not allowed:
+        assert answer["response_action"] == "errors" and answer["errors"]["connector"]
+    options = bot.options("web", dict(admin_view), values=None) if allowed else None
+    if options is not None:
+        assert options["options"]
+    bot.wait_idle()
+
+
+@pytest.mark.parametrize("who", ["member", "guest", "external"])
+def test_refused_buttons_answer_privately(access_bot: Bot, who: str) -> None:
+    url = access_bot.slack.response_url(f"refuse-{who}")
+    access_bot.action("uninstall", value='{"a":"acme-prod","ac":1}', user_id=USERS[who], response_url=url)
+    post = access_bot.slack.wait_for(None, predicate=lambda c: c.hook == f"refuse-{who}")[0]
+    assert ":no_entry:" in str(post.args)
+
+
+def test_policy_is_pure_and_covers_every_action() -> None:
+    member = UserFacts("U1", "T1")
+    for action in Action:
+        d = decide(member, action, bot_team_id="T1", admins=(), installers=())
+        assert d.allowed is (action not in (Action.BIND, Action.UNINSTALL)), action
+    guest = UserFacts("U2", "T1", is_restricted=True)
+    assert [a for a in Action if decide(guest, a, bot_team_id="T1", admins=(), installers=()).allowed] \
+        == [Action.HELP]
+    admin_guest = UserFacts("U3", "T1", is_ultra_restricted=True)
+    assert not decide(admin_guest, Action.INSTALL, bot_team_id="T1", admins=("U3",), installers=()).allowed

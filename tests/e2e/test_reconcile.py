@@ -1,0 +1,54 @@
+"""Installs left in doubt are settled and the requester is told: after a timeout, after a crash."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from bot.cyclr.models import AuthKind
+from bot.cyclr.sandbox import Fault
+from bot.runtime import Maintenance
+from bot.store import InstallState
+from tests import slack_requests as sr
+from tests.e2e.harness import NOTIFY_CHANNEL, running_bot
+
+
+def test_read_timeout_on_install_then_found_is_installed_and_told(tmp_path: Path) -> None:
+    with running_bot(tmp_path, cyclr_timeout=(2.0, 0.4)) as bot:
+        bot.services.catalogue.get(bot.services.accounts.default_account_id, timeout=30)
+        bot.sandbox.faults.add(Fault("delay_after", delay=1.0, method="POST", path_prefix="/v1.0/connectors/"))
+        bot.command("install")
+        view = bot.opened_view()
+        hook = bot.sandbox.connector_by_name("Webhook")
+        values = {"connector": sr.select_input(sr.option(str(hook["Id"]), "Webhook")), "name": "Late hook"}
+        assert bot.submit(view, values).json()["response_action"] == "update"
+        bot.wait_idle()
+        record = bot.services.store.install_by_key(view["id"])
+        assert record is not None and record.state is InstallState.AUTHENTICATED
+        assert bot.sandbox.count("POST", path_prefix="/v1.0/connectors/") == 1
+        dm = bot.slack.wait_for("chat.postMessage", predicate=lambda c: c.args["channel"].startswith("D"))[0]
+        assert "Late hook" in json.dumps(dm.args)
+
+
+def test_pending_row_from_a_crash_is_reconciled_at_start_and_the_user_told(tmp_path: Path) -> None:
+    with running_bot(tmp_path) as bot:
+        account = bot.sandbox.default_account_id
+        hubspot = bot.sandbox.connector_by_name("HubSpot")
+        # What a process killed mid-install leaves: a pending row, and the install done in Cyclr.
+        record, _ = bot.services.store.begin_install(
+            submission_key="V-crashed", team_id=sr.TEAM_ID, user_id="U0001", channel_id="C1", account_id=account,
+            connector_id=hubspot["Id"], connector_name="HubSpot", connector_version=None,
+            auth_kind=AuthKind.OAUTH, name="HubSpot EU")
+        installed = bot.services.cyclr.install_connector(account, hubspot["Id"], name="HubSpot EU")
+        maintenance = Maintenance(bot.services, every=60).start()
+        try:
+            dm = bot.slack.wait_for("chat.postMessage", timeout=10,
+                                    predicate=lambda c: c.args["channel"].startswith("D"))[0]
+        finally:
+            maintenance.stop()
+        settled = bot.services.store.get_install(record.id)
+        assert settled is not None and settled.state is InstallState.INSTALLED
+        assert settled.account_connector_id == installed.id
+        assert "HubSpot EU" in json.dumps(dm.args) and "authorise" in json.dumps(dm.args)
+        note = bot.slack.wait_for("chat.postMessage", predicate=lambda c: c.args["channel"] == NOTIFY_CHANNEL)
+        assert note

@@ -1,0 +1,97 @@
+"""No secret reaches a log line, a Slack message or the database, across every install kind."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import logging
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+
+from bot.logs import configure_logging
+from tests import slack_requests as sr
+from tests.e2e.harness import BOT_TOKEN, Bot
+
+API_KEY = "sk_live_SECRETKEY_0123456789"
+USERNAME = "ops-user"
+PASSWORD = "Pa55-SECRET-word!"
+
+
+@pytest.fixture
+def log_capture() -> Iterator[io.StringIO]:
+    stream = io.StringIO()
+    root = logging.getLogger()
+    saved, level = list(root.handlers), root.level
+    configure_logging("DEBUG", "text", stream=stream)
+    logging.getLogger("urllib3").setLevel(logging.DEBUG)  # the noisiest library, on purpose
+    yield stream
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+    for handler in saved:
+        root.addHandler(handler)
+    root.setLevel(level)
+
+
+def install(bot: Bot, connector: str, **fields: Any) -> None:
+    bot.command("install")
+    view = bot.opened_view()
+    c = bot.sandbox.connector_by_name(connector)
+    values = {"connector": sr.select_input(sr.option(str(c["Id"]), connector)), "name": connector, **fields}
+    assert bot.submit(view, values).json()["response_action"] == "update"
+    bot.wait_idle()
+
+
+def test_no_secret_anywhere_after_every_kind_of_install(warm_bot: Bot, log_capture: io.StringIO) -> None:
+    bot = warm_bot
+    install(bot, "Stripe", api_key=API_KEY)
+    install(bot, "Jira", username=USERNAME, password=PASSWORD)
+    install(bot, "Salesforce")
+    # Authorise the OAuth connector: mints a sign-in token, put in a DM URL button.
+    dm = bot.slack.wait_for("chat.postMessage", predicate=lambda c: "authorise" in json.dumps(c.args))[0]
+    button = next(e for b in dm.args["blocks"] if b["type"] == "actions" for e in b["elements"]
+                  if e.get("action_id") == "authorise")
+    bot.action("authorise", value=button["value"], channel_id=dm.args["channel"], message_ts=dm.response["ts"])
+    update = bot.slack.wait_for("chat.update", predicate=lambda c: c.args["channel"].startswith("D"))[0]
+    link = next(e["url"] for b in update.args["blocks"] if b["type"] == "actions" for e in b["elements"]
+                if e.get("url"))
+    signin_token = re.search(r"token=([^&]+)", link)
+    assert signin_token is not None
+    bot.wait_idle()
+    logging.getLogger("test").info("every secret below must be masked: %s %s", API_KEY, BOT_TOKEN)
+
+    access_tokens = {r.header("Authorization").split(" ", 1)[1] for r in bot.sandbox.requests
+                     if r.header("Authorization")}
+    assert access_tokens
+    basic = base64.b64encode(f"{USERNAME}:{PASSWORD}".encode()).decode()
+    secrets = {"api key": API_KEY, "password": PASSWORD, "basic auth value": basic,
+               "client secret": bot.services.settings.cyclr_client_secret, "slack token": BOT_TOKEN,
+               "signing secret": sr.SIGNING_SECRET,
+               "sign-in token": signin_token.group(1)}
+    secrets.update({f"access token {i}": t for i, t in enumerate(sorted(access_tokens))})
+
+    logs = log_capture.getvalue()
+    assert "[redacted]" in logs and "/signintoken" in logs  # the capture saw the run, urllib3 included
+    slack_bodies = []
+    for call in bot.slack.calls():
+        args = dict(call.args)
+        if call.method == "chat.update" and args.get("channel", "").startswith("D"):
+            # The one place a sign-in URL may live: a URL button in the requester's DM.
+            args["blocks"] = [b for b in args.get("blocks", []) if b.get("type") != "actions"]
+        slack_bodies.append(json.dumps(args))
+    slack_text = "\n".join(slack_bodies)
+    with bot.services.store.engine.connect() as conn:
+        db_text = "\n".join(
+            json.dumps([str(v) for v in row])
+            for table in ("cyclr_installs", "cyclr_channel_bindings", "cyclr_link_refs")
+            for row in conn.execute(text(f"SELECT * FROM {table}"))
+        )
+    assert "Stripe" in db_text and "Jira" in db_text
+    for name, value in secrets.items():
+        assert value not in logs, f"{name} in the logs"
+        assert value not in slack_text, f"{name} in a Slack message"
+        assert value not in db_text, f"{name} in the database"
