@@ -157,7 +157,7 @@ def run_bot(settings: Settings, *, http: bool, host: str = "0.0.0.0") -> int:
     try:
         if http or settings.mode == "http":
             return _run_http(settings, host)
-        return _run_socket(settings)
+        return _run_socket(settings, host)
     finally:
         # A gunicorn worker is forked inside _run_http and leaves through this frame too; the
         # sandbox's server thread lives only in the parent, so stopping it there would hang.
@@ -178,8 +178,24 @@ def _run_http(settings: Settings, host: str) -> int:
     return 0
 
 
-def _run_socket(settings: Settings) -> int:
+def _run_socket(settings: Settings, host: str) -> int:
     from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+    if settings.public_url:
+        # The link pages need a web server: gunicorn serves them, and its worker holds the
+        # Socket Mode connection too (no /slack/events: Slack talks over the socket).
+        from bot.web.app import create_web_app
+        from bot.web.server import GunicornServer, server_options
+
+        def load() -> Any:
+            services, app, _ = build_bot(settings)
+            handler = SocketModeHandler(app, app_token=settings.slack_app_token)
+            handler.connect()  # type: ignore[no-untyped-call]
+            log.info("Socket Mode connected; link pages on %s:%d", host, settings.port)
+            return create_web_app(services, None, socket_connected=handler.client.is_connected)
+
+        GunicornServer(load, server_options(host, settings.port) | {"workers": 1}).run()
+        return 0
 
     services, app, _ = build_bot(settings)
     handler = SocketModeHandler(app, app_token=settings.slack_app_token)

@@ -82,6 +82,15 @@ class AccountDirectory:
                 return account.name
         return account_id
 
+    def fetch_name(self, account_id: str) -> str:
+        """The account's name, fetching the list if needed; its id when Cyclr cannot say."""
+        try:
+            account = self.get(account_id)
+        except Exception:
+            log.warning("could not fetch the account list to name %s", account_id, exc_info=True)
+            return self.name_of(account_id)
+        return account.name if account else account_id
+
     def find(self, query: str) -> list[Account]:
         """Accounts whose id matches exactly, else whose name or id contains the words."""
         text = query.strip()

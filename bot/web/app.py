@@ -17,6 +17,7 @@ from werkzeug.exceptions import HTTPException
 from bot import __version__
 from bot.services.container import Services
 from bot.store import StoreUnavailable
+from bot.web.pages import link_pages
 
 __all__ = ["MAX_BODY", "create_web_app"]
 
@@ -25,14 +26,14 @@ log = logging.getLogger(__name__)
 MAX_BODY = 1024 * 1024
 
 
-def create_web_app(services: Services, bolt_app: App) -> Flask:
+def create_web_app(services: Services, bolt_app: App | None, *, socket_connected: Any = None) -> Flask:
+    """The web app; ``bolt_app`` None serves only the link pages and health (Socket Mode)."""
     web = Flask("cyclr-bot")
     web.config["MAX_CONTENT_LENGTH"] = MAX_BODY
-    handler = SlackRequestHandler(bolt_app)
-
-    @web.post("/slack/events")
-    def slack_events() -> Response:
-        return handler.handle(request)
+    if services.settings.public_url:
+        web.register_blueprint(link_pages(services))
+    if bolt_app is not None:
+        _slack_routes(web, bolt_app)
 
     @web.get("/healthz")
     def healthz() -> tuple[Response, int]:
@@ -46,6 +47,10 @@ def create_web_app(services: Services, bolt_app: App) -> Flask:
             "sandbox": services.sandbox,
             "jobs_pending": services.jobs.pending,
         }
+        if socket_connected is not None:
+            body["socket_mode_connected"] = bool(socket_connected())
+            if not body["socket_mode_connected"]:
+                return jsonify(body | {"ok": False, "error": "Socket Mode is not connected"}), 503
         return jsonify(body), 200
 
     @web.errorhandler(HTTPException)
@@ -58,3 +63,11 @@ def create_web_app(services: Services, bolt_app: App) -> Flask:
         return jsonify(ok=False, error="internal error"), 500
 
     return web
+
+
+def _slack_routes(web: Flask, bolt_app: App) -> None:
+    handler = SlackRequestHandler(bolt_app)
+
+    @web.post("/slack/events")
+    def slack_events() -> Response:
+        return handler.handle(request)

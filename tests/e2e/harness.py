@@ -39,7 +39,9 @@ class Bot:
 
     # -- raw requests ------------------------------------------------------------------------------
 
-    def post(self, request: tuple[bytes, Mapping[str, str]], path: str = "/slack/events") -> requests.Response:
+    def post(
+        self, request: tuple[bytes, Mapping[str, str]], path: str = "/slack/events"
+    ) -> requests.Response:
         body, headers = request
         return self.http.post(self.url + path, data=body, headers=dict(headers), timeout=10)
 
@@ -53,8 +55,13 @@ class Bot:
         kw.setdefault("response_url", self.slack.response_url())
         return self.post(sr.block_actions_request(action_id, **kw))
 
-    def options(self, value: str, view: Mapping[str, Any], action_id: str = "connector",
-                values: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    def options(
+        self,
+        value: str,
+        view: Mapping[str, Any],
+        action_id: str = "connector",
+        values: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
         v = sr.view_payload(view, values=values or {}, view_id=view["id"])
         response = self.post(sr.block_suggestion_request(value, action_id=action_id, view=v))
         assert response.status_code == 200, response.text
@@ -81,10 +88,18 @@ class Bot:
 
 
 @contextmanager
-def running_bot(tmp_path: Path, **overrides: Any) -> Iterator[Bot]:
+def running_bot(tmp_path: Path, *, public: bool = False, **overrides: Any) -> Iterator[Bot]:
+    """The bot on a real HTTP server; ``public=True`` sets CYCLR_BOT_PUBLIC_URL to that server."""
     sandbox = CyclrSandbox(page_headers=True).start()
     slack = SlackStandin().start()
     slack.add_user("UADMIN01", name="admin")
+    holder: dict[str, Any] = {}
+
+    def wsgi(environ: Any, start_response: Any) -> Any:
+        return holder["app"](environ, start_response)
+
+    server = make_server("127.0.0.1", 0, wsgi, threaded=True)
+    url = f"http://127.0.0.1:{server.server_port}"
     settings = Settings(
         slack_bot_token=BOT_TOKEN,
         slack_signing_secret=sr.SIGNING_SECRET,
@@ -96,17 +111,17 @@ def running_bot(tmp_path: Path, **overrides: Any) -> Iterator[Bot]:
         cyclr_service_url=sandbox.service_url,
         notify_channel=NOTIFY_CHANNEL,
         database_url=f"sqlite:///{tmp_path / 'bot.db'}",
+        public_url=url if public else None,
         sandbox=True,
         admins=("UADMIN01",),
     )
     settings = replace(settings, **overrides)
     services = build_services(settings)
     app, _ = create_app(services)
-    web = create_web_app(services, app)
-    server = make_server("127.0.0.1", 0, web, threaded=True)
+    holder["app"] = create_web_app(services, app)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    bot = Bot(services, sandbox, slack, f"http://127.0.0.1:{server.server_port}")
+    bot = Bot(services, sandbox, slack, url)
     try:
         yield bot
     finally:

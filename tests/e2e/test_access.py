@@ -107,7 +107,8 @@ def test_policy_is_pure_and_covers_every_action() -> None:
         d = decide(member, action, bot_team_id="T1", admins=(), installers=())
         assert d.allowed is (action not in (Action.BIND, Action.UNINSTALL)), action
     guest = UserFacts("U2", "T1", is_restricted=True)
-    assert [a for a in Action if decide(guest, a, bot_team_id="T1", admins=(), installers=()).allowed] \
-        == [Action.HELP]
+    assert [a for a in Action if decide(guest, a, bot_team_id="T1", admins=(), installers=()).allowed] == [
+        Action.HELP
+    ]
     admin_guest = UserFacts("U3", "T1", is_ultra_restricted=True)
     assert not decide(admin_guest, Action.INSTALL, bot_team_id="T1", admins=("U3",), installers=()).allowed

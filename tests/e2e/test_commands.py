@@ -19,7 +19,17 @@ def test_help_lists_every_subcommand_with_an_example(bot: Bot) -> None:
         response = bot.command(text)
         assert response.status_code == 200
         body = blocks_text(response.json())
-        for sub in ("help", "search", "install", "list", "auth", "uninstall", "accounts", "account", "history"):
+        for sub in (
+            "help",
+            "search",
+            "install",
+            "list",
+            "auth",
+            "uninstall",
+            "accounts",
+            "account",
+            "history",
+        ):
             assert f"/cyclr {sub}" in body, sub
         assert "sandbox" in body.lower()
 
@@ -51,8 +61,11 @@ def test_search_cold_answers_later_then_warm_answers_at_once(bot: Bot) -> None:
     warm = bot.command("search hub spot")
     body = blocks_text(warm.json())
     assert "HubSpot" in body and "search_install" in body
-    first_button = next(b["accessory"] for b in warm.json()["blocks"] if b.get("accessory", {}).get("action_id")
-                        == "search_install")
+    first_button = next(
+        b["accessory"]
+        for b in warm.json()["blocks"]
+        if b.get("accessory", {}).get("action_id") == "search_install"
+    )
     assert json.loads(first_button["value"])["a"] == bot.sandbox.default_account_id
 
 
@@ -79,13 +92,15 @@ def test_list_shows_installed_connectors_and_authorise_for_oauth(warm_bot: Bot) 
 def test_auth_dms_a_fresh_link_for_an_oauth_connector(warm_bot: Bot) -> None:
     bot = warm_bot
     account = bot.sandbox.default_account_id
-    installed = bot.services.cyclr.install_connector(account, bot.sandbox.connector_by_name("HubSpot")["Id"],
-                                                     name="HubSpot")
+    installed = bot.services.cyclr.install_connector(
+        account, bot.sandbox.connector_by_name("HubSpot")["Id"], name="HubSpot"
+    )
     url = bot.slack.response_url("auth1")
     bot.command("auth hubspot", response_url=url)
     dm = bot.slack.wait_for("chat.postMessage", predicate=lambda c: c.args["channel"].startswith("D"))[0]
-    button = next(e for b in dm.args["blocks"] if b["type"] == "actions" for e in b["elements"]
-                  if e.get("url"))
+    button = next(
+        e for b in dm.args["blocks"] if b["type"] == "actions" for e in b["elements"] if e.get("url")
+    )
     assert button["url"].startswith(bot.sandbox.service_url + "/connectorauth/updateaccountconnectoroauth?")
     assert f"id={installed.id}" in button["url"]
     assert "token=" not in json.dumps([b for b in dm.args["blocks"] if b["type"] != "actions"])
@@ -108,9 +123,17 @@ def test_auth_of_an_unknown_connector_says_so(warm_bot: Bot) -> None:
 def test_history_shows_recent_installs(warm_bot: Bot) -> None:
     bot = warm_bot
     bot.services.store.begin_install(
-        submission_key="k", team_id=sr.TEAM_ID, user_id="U0001", channel_id="C1", account_id="acme-prod",
-        connector_id=1, connector_name="Stripe", connector_version="v1", auth_kind=AuthKind.API_KEY,
-        name="Payments")
+        submission_key="k",
+        team_id=sr.TEAM_ID,
+        user_id="U0001",
+        channel_id="C1",
+        account_id="acme-prod",
+        connector_id=1,
+        connector_name="Stripe",
+        connector_version="v1",
+        auth_kind=AuthKind.API_KEY,
+        name="Payments",
+    )
     body = blocks_text(bot.command("history 5").json())
     assert "Payments" in body or "Stripe" in body
     assert "U0001" in body
@@ -135,17 +158,25 @@ def test_accounts_and_account_binding(warm_bot: Bot) -> None:
 def test_uninstall_needs_an_admin_and_a_confirmation(warm_bot: Bot) -> None:
     bot = warm_bot
     account = bot.sandbox.default_account_id
-    installed = bot.services.cyclr.install_connector(account, bot.sandbox.connector_by_name("Webhook")["Id"],
-                                                     name="Old hook")
+    installed = bot.services.cyclr.install_connector(
+        account, bot.sandbox.connector_by_name("Webhook")["Id"], name="Old hook"
+    )
     refused = bot.command("uninstall old hook", user_id="U0001")
     assert "Only bot admins can do that" in refused.text
     url = bot.slack.response_url("un2")
     bot.command("uninstall old hook", response_url=url, user_id="UADMIN01")
     confirm = bot.slack.wait_for(None, predicate=lambda c: c.hook == "un2")[0]
-    button = next(e for b in confirm.args["blocks"] if b["type"] == "actions" for e in b["elements"]
-                  if e.get("action_id") == "uninstall")
+    button = next(
+        e
+        for b in confirm.args["blocks"]
+        if b["type"] == "actions"
+        for e in b["elements"]
+        if e.get("action_id") == "uninstall"
+    )
     assert "confirm" in button
-    bot.action("uninstall", value=button["value"], user_id="UADMIN01", response_url=bot.slack.response_url("un3"))
+    bot.action(
+        "uninstall", value=button["value"], user_id="UADMIN01", response_url=bot.slack.response_url("un3")
+    )
     bot.slack.wait_for(None, predicate=lambda c: c.hook == "un3")
     assert bot.sandbox.installed(account) == []
     note = bot.slack.wait_for("chat.postMessage", predicate=lambda c: c.args["channel"] == "CNOTIFY01")[0]

@@ -37,16 +37,21 @@ def choose(bot: Bot, view: dict[str, Any], name: str) -> dict[str, Any]:
     before = len(bot.slack.calls("views.update"))
     values = sr.state_values({"connector": sr.select_input(connector_option(bot, name))})
     v = sr.view_payload(view, values=values, view_id=view["id"])
-    response = bot.post(sr.block_actions_request("connector", view=v, selected_option=connector_option(bot, name),
-                                                 action_type="external_select"))
+    response = bot.post(
+        sr.block_actions_request(
+            "connector", view=v, selected_option=connector_option(bot, name), action_type="external_select"
+        )
+    )
     assert response.status_code == 200
     bot.slack.wait_for("views.update", count=before + 1)
     return bot.slack.view(view["id"])
 
 
 def submit(bot: Bot, view: dict[str, Any], name: str, **fields: Any) -> dict[str, Any]:
-    values: dict[str, Any] = {"connector": sr.select_input(connector_option(bot, name)),
-                              "name": fields.pop("install_name", name)}
+    values: dict[str, Any] = {
+        "connector": sr.select_input(connector_option(bot, name)),
+        "name": fields.pop("install_name", name),
+    }
     values.update(fields)
     response = bot.submit(view, values)
     assert response.status_code == 200, response.text
@@ -68,7 +73,9 @@ def test_install_with_words_preselects_the_best_match_once_loaded(bot: Bot) -> N
     bot.wait_idle()
     updated = bot.slack.view(view["id"])
     connector = next(b for b in updated["blocks"] if b.get("block_id") == "connector")
-    assert connector["element"]["initial_option"]["value"] == str(bot.sandbox.connector_by_name("Salesforce")["Id"])
+    assert connector["element"]["initial_option"]["value"] == str(
+        bot.sandbox.connector_by_name("Salesforce")["Id"]
+    )
     assert connector["element"]["type"] == "external_select"
 
 
@@ -147,22 +154,37 @@ def test_oauth_install_dms_an_authorise_button_that_mints_on_click(warm_bot: Bot
     bot.wait_idle()
     assert bot.sandbox.signin_tokens_issued == 0  # nothing minted before a click
     dm = bot.slack.wait_for("chat.postMessage", predicate=lambda c: c.args["channel"].startswith("D"))[0]
-    button = next(e for b in dm.args["blocks"] if b["type"] == "actions" for e in b["elements"]
-                  if e.get("action_id") == "authorise")
+    button = next(
+        e
+        for b in dm.args["blocks"]
+        if b["type"] == "actions"
+        for e in b["elements"]
+        if e.get("action_id") == "authorise"
+    )
     assert "url" not in button
-    bot.action("authorise", value=button["value"], channel_id=dm.args["channel"],
-               message_ts=dm.response["ts"])
+    bot.action(
+        "authorise", value=button["value"], channel_id=dm.args["channel"], message_ts=dm.response["ts"]
+    )
     update = bot.slack.wait_for("chat.update", predicate=lambda c: c.args["channel"].startswith("D"))[0]
     assert update.args["ts"] == dm.response["ts"]
-    link = next(e for b in update.args["blocks"] if b["type"] == "actions" for e in b["elements"] if e.get("url"))
+    link = next(
+        e for b in update.args["blocks"] if b["type"] == "actions" for e in b["elements"] if e.get("url")
+    )
     assert bot.sandbox.signin_tokens_issued == 1
     assert bot.sandbox.click_through(link["url"]).redirected
     assert bot.sandbox.installed()[0]["Authenticated"] is True
     # A spent link is refused by Cyclr; "Get a new link" mints a fresh one in place.
     assert bot.sandbox.click_through(link["url"]).status == 403
-    new_link = next(e for b in update.args["blocks"] if b["type"] == "actions" for e in b["elements"]
-                    if e.get("action_id") == "new_link")
-    bot.action("new_link", value=new_link["value"], channel_id=dm.args["channel"], message_ts=dm.response["ts"])
+    new_link = next(
+        e
+        for b in update.args["blocks"]
+        if b["type"] == "actions"
+        for e in b["elements"]
+        if e.get("action_id") == "new_link"
+    )
+    bot.action(
+        "new_link", value=new_link["value"], channel_id=dm.args["channel"], message_ts=dm.response["ts"]
+    )
     bot.slack.wait_for("chat.update", count=2, predicate=lambda c: c.args["channel"].startswith("D"))
     assert bot.sandbox.signin_tokens_issued == 2
 
@@ -231,7 +253,9 @@ def test_acks_stay_fast_with_a_slow_cyclr_and_20_concurrent_submissions(warm_bot
 
     with ThreadPoolExecutor(20) as pool:
         durations = list(pool.map(timed_submit, range(20)))
-    assert max(durations) < 1.5, f"slowest ack {max(durations):.2f}s, median {statistics.median(durations):.2f}s"
+    assert max(durations) < 1.5, (
+        f"slowest ack {max(durations):.2f}s, median {statistics.median(durations):.2f}s"
+    )
     bot.services.jobs.wait_idle(30)
     assert len(bot.sandbox.installed()) == 20
 

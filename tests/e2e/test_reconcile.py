@@ -16,7 +16,9 @@ from tests.e2e.harness import NOTIFY_CHANNEL, running_bot
 def test_read_timeout_on_install_then_found_is_installed_and_told(tmp_path: Path) -> None:
     with running_bot(tmp_path, cyclr_timeout=(2.0, 0.4)) as bot:
         bot.services.catalogue.get(bot.services.accounts.default_account_id, timeout=30)
-        bot.sandbox.faults.add(Fault("delay_after", delay=1.0, method="POST", path_prefix="/v1.0/connectors/"))
+        bot.sandbox.faults.add(
+            Fault("delay_after", delay=1.0, method="POST", path_prefix="/v1.0/connectors/")
+        )
         bot.command("install")
         view = bot.opened_view()
         hook = bot.sandbox.connector_by_name("Webhook")
@@ -36,14 +38,23 @@ def test_pending_row_from_a_crash_is_reconciled_at_start_and_the_user_told(tmp_p
         hubspot = bot.sandbox.connector_by_name("HubSpot")
         # What a process killed mid-install leaves: a pending row, and the install done in Cyclr.
         record, _ = bot.services.store.begin_install(
-            submission_key="V-crashed", team_id=sr.TEAM_ID, user_id="U0001", channel_id="C1", account_id=account,
-            connector_id=hubspot["Id"], connector_name="HubSpot", connector_version=None,
-            auth_kind=AuthKind.OAUTH, name="HubSpot EU")
+            submission_key="V-crashed",
+            team_id=sr.TEAM_ID,
+            user_id="U0001",
+            channel_id="C1",
+            account_id=account,
+            connector_id=hubspot["Id"],
+            connector_name="HubSpot",
+            connector_version=None,
+            auth_kind=AuthKind.OAUTH,
+            name="HubSpot EU",
+        )
         installed = bot.services.cyclr.install_connector(account, hubspot["Id"], name="HubSpot EU")
         maintenance = Maintenance(bot.services, every=60).start()
         try:
-            dm = bot.slack.wait_for("chat.postMessage", timeout=10,
-                                    predicate=lambda c: c.args["channel"].startswith("D"))[0]
+            dm = bot.slack.wait_for(
+                "chat.postMessage", timeout=10, predicate=lambda c: c.args["channel"].startswith("D")
+            )[0]
         finally:
             maintenance.stop()
         settled = bot.services.store.get_install(record.id)

@@ -53,25 +53,43 @@ def test_no_secret_anywhere_after_every_kind_of_install(warm_bot: Bot, log_captu
     install(bot, "Salesforce")
     # Authorise the OAuth connector: mints a sign-in token, put in a DM URL button.
     dm = bot.slack.wait_for("chat.postMessage", predicate=lambda c: "authorise" in json.dumps(c.args))[0]
-    button = next(e for b in dm.args["blocks"] if b["type"] == "actions" for e in b["elements"]
-                  if e.get("action_id") == "authorise")
-    bot.action("authorise", value=button["value"], channel_id=dm.args["channel"], message_ts=dm.response["ts"])
+    button = next(
+        e
+        for b in dm.args["blocks"]
+        if b["type"] == "actions"
+        for e in b["elements"]
+        if e.get("action_id") == "authorise"
+    )
+    bot.action(
+        "authorise", value=button["value"], channel_id=dm.args["channel"], message_ts=dm.response["ts"]
+    )
     update = bot.slack.wait_for("chat.update", predicate=lambda c: c.args["channel"].startswith("D"))[0]
-    link = next(e["url"] for b in update.args["blocks"] if b["type"] == "actions" for e in b["elements"]
-                if e.get("url"))
+    link = next(
+        e["url"]
+        for b in update.args["blocks"]
+        if b["type"] == "actions"
+        for e in b["elements"]
+        if e.get("url")
+    )
     signin_token = re.search(r"token=([^&]+)", link)
     assert signin_token is not None
     bot.wait_idle()
     logging.getLogger("test").info("every secret below must be masked: %s %s", API_KEY, BOT_TOKEN)
 
-    access_tokens = {r.header("Authorization").split(" ", 1)[1] for r in bot.sandbox.requests
-                     if r.header("Authorization")}
+    access_tokens = {
+        r.header("Authorization").split(" ", 1)[1] for r in bot.sandbox.requests if r.header("Authorization")
+    }
     assert access_tokens
     basic = base64.b64encode(f"{USERNAME}:{PASSWORD}".encode()).decode()
-    secrets = {"api key": API_KEY, "password": PASSWORD, "basic auth value": basic,
-               "client secret": bot.services.settings.cyclr_client_secret, "slack token": BOT_TOKEN,
-               "signing secret": sr.SIGNING_SECRET,
-               "sign-in token": signin_token.group(1)}
+    secrets = {
+        "api key": API_KEY,
+        "password": PASSWORD,
+        "basic auth value": basic,
+        "client secret": bot.services.settings.cyclr_client_secret,
+        "slack token": BOT_TOKEN,
+        "signing secret": sr.SIGNING_SECRET,
+        "sign-in token": signin_token.group(1),
+    }
     secrets.update({f"access token {i}": t for i, t in enumerate(sorted(access_tokens))})
 
     logs = log_capture.getvalue()

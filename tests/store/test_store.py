@@ -15,8 +15,15 @@ from bot.store import InstallState, Store
 
 def _begin(store: Store, key: str, **overrides: Any) -> Any:
     values: dict[str, Any] = dict(
-        submission_key=key, team_id="T1", user_id="U1", channel_id="C1", account_id="acme",
-        connector_id=7, connector_name="Salesforce", connector_version="v3", auth_kind=AuthKind.OAUTH,
+        submission_key=key,
+        team_id="T1",
+        user_id="U1",
+        channel_id="C1",
+        account_id="acme",
+        connector_id=7,
+        connector_name="Salesforce",
+        connector_version="v3",
+        auth_kind=AuthKind.OAUTH,
         name="Salesforce",
     )
     values.update(overrides)
@@ -97,8 +104,15 @@ def test_channel_binding_is_replaced(store: Store) -> None:
 
 
 def test_links_expire_revoke_and_authenticate(store: Store) -> None:
-    link = store.create_link(team_id="T1", user_id="U1", account_id="acme", account_connector_id=5,
-                             connector_name="Salesforce", install_id=None, ttl=timedelta(hours=24))
+    link = store.create_link(
+        team_id="T1",
+        user_id="U1",
+        account_id="acme",
+        account_connector_id=5,
+        connector_name="Salesforce",
+        install_id=None,
+        ttl=timedelta(hours=24),
+    )
     assert len(link.ref) >= 40 and link.expires_at - link.created_at == timedelta(hours=24)
     assert store.get_link(link.ref) == link
     assert store.get_link("nope") is None and store.get_link("x" * 500) is None
@@ -129,7 +143,9 @@ def _submit_in_process(url: str, key: str, barrier: Any, out: Any) -> None:
 def test_two_processes_recording_the_same_view_create_one_row(store_url: str, store: Store) -> None:
     ctx = multiprocessing.get_context("spawn")
     barrier, out = ctx.Barrier(2), ctx.Queue()
-    procs = [ctx.Process(target=_submit_in_process, args=(store_url, "V-proc", barrier, out)) for _ in range(2)]
+    procs = [
+        ctx.Process(target=_submit_in_process, args=(store_url, "V-proc", barrier, out)) for _ in range(2)
+    ]
     for p in procs:
         p.start()
     for p in procs:

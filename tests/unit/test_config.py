@@ -18,8 +18,16 @@ FULL = {
 
 
 def test_full_http_configuration_is_read() -> None:
-    s = Settings.from_env(FULL | {"CYCLR_NOTIFY_CHANNEL": "C0123ABC", "CYCLR_BOT_ADMINS": "U1AB, S2CD ,W3EF",
-                                  "LOG_LEVEL": "debug", "LOG_FORMAT": "JSON", "PORT": "8080"})
+    s = Settings.from_env(
+        FULL
+        | {
+            "CYCLR_NOTIFY_CHANNEL": "C0123ABC",
+            "CYCLR_BOT_ADMINS": "U1AB, S2CD ,W3EF",
+            "LOG_LEVEL": "debug",
+            "LOG_FORMAT": "JSON",
+            "PORT": "8080",
+        }
+    )
     assert s.mode == "http"
     assert s.cyclr_api_url == "https://api.eu.cyclr.com"
     assert s.slack_api_url == "https://slack.com/api/"
@@ -53,9 +61,20 @@ def test_every_problem_is_named_in_one_error() -> None:
     with pytest.raises(ConfigError) as info:
         Settings.from_env(env)
     text = str(info.value)
-    for name in ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "CYCLR_API_URL", "CYCLR_CLIENT_ID",
-                 "CYCLR_CLIENT_SECRET", "CYCLR_ACCOUNT_ID", "CYCLR_SERVICE_URL", "CYCLR_BOT_ADMINS",
-                 "CYCLR_NOTIFY_CHANNEL", "PORT", "LOG_FORMAT", "CYCLR_SIGNIN_USERNAME"):
+    for name in (
+        "SLACK_BOT_TOKEN",
+        "SLACK_SIGNING_SECRET",
+        "CYCLR_API_URL",
+        "CYCLR_CLIENT_ID",
+        "CYCLR_CLIENT_SECRET",
+        "CYCLR_ACCOUNT_ID",
+        "CYCLR_SERVICE_URL",
+        "CYCLR_BOT_ADMINS",
+        "CYCLR_NOTIFY_CHANNEL",
+        "PORT",
+        "LOG_FORMAT",
+        "CYCLR_SIGNIN_USERNAME",
+    ):
         assert name in text, name
     assert len(info.value.problems) == 12
     assert "'alice'" in text

@@ -27,8 +27,10 @@ def captured() -> Iterator[io.StringIO]:
 
 
 def test_patterns_mask_tokens_wherever_they_come_from() -> None:
-    text = redact("xoxb-1-2-abc xapp-1-A1-xyz Authorization: Bearer abc.def-ghi client_secret=s3cr3t&x=1 "
-                  '"AuthValue": "dXNlcjpwYXNz" token=tok123')
+    text = redact(
+        "xoxb-1-2-abc xapp-1-A1-xyz Authorization: Bearer abc.def-ghi client_secret=s3cr3t&x=1 "
+        '"AuthValue": "dXNlcjpwYXNz" token=tok123'
+    )
     for secret in ("xoxb-1-2-abc", "xapp-1-A1-xyz", "abc.def-ghi", "s3cr3t", "dXNlcjpwYXNz", "tok123"):
         assert secret not in text
     assert "x=1" in text  # only the secret part goes

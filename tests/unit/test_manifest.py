@@ -59,8 +59,18 @@ def test_scopes_are_exactly_those_the_code_uses() -> None:
     assert set(manifest()["oauth_config"]["scopes"]["bot"]) == needed
     assert "user" not in manifest()["oauth_config"]["scopes"]
     # Every Web API method the code calls is one INTERFACE.md allows.
-    allowed = {"auth_test", "chat_postMessage", "chat_postEphemeral", "chat_update", "conversations_open",
-               "views_open", "views_update", "views_publish", "users_info", "usergroups_users_list"}
+    allowed = {
+        "auth_test",
+        "chat_postMessage",
+        "chat_postEphemeral",
+        "chat_update",
+        "conversations_open",
+        "views_open",
+        "views_update",
+        "views_publish",
+        "users_info",
+        "usergroups_users_list",
+    }
     families = "chat|conversations|views|users|usergroups|auth|apps|team|reactions|files|pins|dnd|bots"
     called = set(re.findall(rf"client\.((?:{families})_\w+)\(", code))
     assert {"chat_postMessage", "views_open", "views_publish"} <= called

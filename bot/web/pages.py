@@ -1,0 +1,175 @@
+"""The authorisation link pages: ``/authorise/<ref>`` and ``/authorised/<ref>``.
+
+``GET /authorise/<ref>`` only shows a page (Slack and mail scanners fetch links, so a GET
+must never spend anything); its *Continue* button POSTs, and only the POST mints a Cyclr
+sign-in token and answers 303 to Cyclr's authorisation page. Cyclr sends the browser back to
+``/authorised/<ref>``, which checks the connector at once. Pages carry no external assets
+and strict security headers.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+from typing import TypeVar
+from urllib.parse import urlsplit
+
+from flask import Blueprint, Response, redirect
+from werkzeug.wrappers import Response as BaseResponse
+
+from bot.cyclr.errors import CyclrError
+from bot.services.container import Services
+from bot.services.links import LinkProblem, LinkUnavailable
+from bot.store import LinkRef
+
+__all__ = ["link_pages"]
+
+R = TypeVar("R", bound=BaseResponse)
+
+log = logging.getLogger(__name__)
+
+_STYLE = """
+body{font:16px/1.5 system-ui,-apple-system,"Segoe UI",sans-serif;background:#f6f7f9;color:#1d1c1d;margin:0}
+main{max-width:32rem;margin:4rem auto;background:#fff;border-radius:12px;padding:2rem;
+box-shadow:0 1px 3px rgba(0,0,0,.12)}
+h1{font-size:1.4rem;margin:0 0 1rem}img{width:48px;height:48px;float:right;margin-left:1rem}
+dl{display:grid;grid-template-columns:auto 1fr;gap:.25rem 1rem}dt{color:#616061}dd{margin:0}
+button{font:inherit;font-weight:600;background:#007a5a;color:#fff;border:0;border-radius:6px;
+padding:.7rem 1.4rem;cursor:pointer}button:focus{outline:3px solid #1264a3;outline-offset:2px}
+.note{color:#616061;font-size:.9rem}.sandbox{background:#fff4d6;padding:.5rem;border-radius:6px}
+"""
+
+_SANDBOX = '<p class="sandbox">Cyclr sandbox: nothing here touches a real Cyclr account.</p>'
+
+
+def link_pages(services: Services) -> Blueprint:
+    pages = Blueprint("link_pages", __name__)
+    settings = services.settings
+    service_origin = _origin(settings.cyclr_service_url)
+
+    def page(title: str, body: str, status: int = 200) -> Response:
+        banner = _SANDBOX if services.sandbox else ""
+        document = (
+            f'<!doctype html><html lang="en"><head><meta charset="utf-8">'
+            f'<meta name="viewport" content="width=device-width,initial-scale=1">'
+            f'<meta name="robots" content="noindex"><title>{html.escape(title)}</title>'
+            f"<style>{_STYLE}</style></head><body><main>{banner}{body}</main></body></html>"
+        )
+        response = Response(document, status=status, mimetype="text/html")
+        return _secure(response, service_origin)
+
+    def unavailable(error: LinkUnavailable) -> Response:
+        link = error.link
+        name = html.escape(link.connector_name) if link else "the connector"
+        how = (
+            f"Run <code>/cyclr auth {name}</code> in Slack, or press <b>Get a new link</b> in the bot's "
+            "direct message."
+        )
+        if error.problem is LinkProblem.UNKNOWN:
+            return page("Link not found", f"<h1>This link is not valid</h1><p>{how}</p>", 404)
+        if error.problem is LinkProblem.GONE:
+            return page(
+                "Connector removed",
+                f"<h1>{name} is no longer installed</h1>"
+                "<p>Install it again with <code>/cyclr install</code>.</p>",
+                410,
+            )
+        what = "has expired" if error.problem is LinkProblem.EXPIRED else "was replaced by a newer one"
+        return page("Link expired", f"<h1>This link {what}</h1><p>{how}</p>", 410)
+
+    def describe(link: LinkRef) -> str:
+        account = html.escape(services.accounts.fetch_name(link.account_id))
+        return (
+            f"<dl><dt>Connector</dt><dd>{html.escape(link.connector_name)}</dd>"
+            f"<dt>Account</dt><dd>{account}</dd>"
+            f"<dt>Requested by</dt><dd>Slack user {html.escape(link.user_id)}</dd></dl>"
+        )
+
+    @pages.get("/authorise/<ref>")
+    def authorise_page(ref: str) -> Response:
+        try:
+            link = services.links.usable(ref)
+        except LinkUnavailable as error:
+            return unavailable(error)
+        icon = _icon(services, link)
+        body = (
+            f"{icon}<h1>Authorise {html.escape(link.connector_name)}</h1>{describe(link)}"
+            f'<form method="post" action="/authorise/{html.escape(link.ref)}">'
+            f"<p>Continue to sign in with {html.escape(link.connector_name)} through Cyclr. "
+            f"Each visit starts a fresh one-time sign-in.</p>"
+            f'<button type="submit">Continue</button></form>'
+            f'<p class="note">Only {html.escape(link.user_id)} should use this link.</p>'
+        )
+        return page(f"Authorise {link.connector_name}", body)
+
+    @pages.post("/authorise/<ref>")
+    def authorise_continue(ref: str) -> BaseResponse:
+        try:
+            signin = services.links.mint_for_ref(ref)
+        except LinkUnavailable as error:
+            return unavailable(error)
+        except CyclrError as error:
+            log.warning("minting a sign-in token failed: %s", type(error).__name__)
+            return page(
+                "Cyclr is not answering",
+                "<h1>Cyclr did not answer</h1><p>"
+                f"{html.escape(error.user_message)}. Go back and press Continue again in a moment.</p>",
+                502,
+            )
+        return _secure(redirect(signin.url, code=303), service_origin)
+
+    @pages.get("/authorised/<ref>")
+    def authorised(ref: str) -> Response:
+        try:
+            link, done = services.links.confirm(ref)
+        except CyclrError:
+            link, done = services.store.get_link(ref), False
+        if link is None:
+            return page("Link not found", "<h1>This link is not valid</h1>", 404)
+        name = html.escape(link.connector_name)
+        if done:
+            return page(
+                "Authorised",
+                f"<h1>{name} is authorised</h1>{describe(link)}"
+                "<p>You can close this tab. Slack has been told.</p>",
+            )
+        return page(
+            "Not yet confirmed",
+            f"<h1>Cyclr has not confirmed {name} yet</h1>{describe(link)}"
+            "<p>If you finished signing in, you can close this tab: the bot keeps checking and "
+            "will tell you in Slack. If you cancelled, press <b>Get a new link</b> in Slack.</p>",
+        )
+
+    return pages
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else ""
+
+
+def _icon(services: Services, link: LinkRef) -> str:
+    """The connector's icon from the cached catalogue, if any (never a call to Cyclr here)."""
+    record = services.store.get_install(link.install_id) if link.install_id else None
+    catalogue = services.catalogue.peek(link.account_id)
+    if record is None or catalogue is None:
+        return ""
+    connector = catalogue.get(record.connector_id)
+    icon = connector.icon if connector else None
+    if not icon or not icon.startswith("data:image/") or len(icon) > 200_000:
+        return ""
+    return f'<img src="{html.escape(icon)}" alt="">'
+
+
+def _secure(response: R, service_origin: str) -> R:
+    form_targets = " ".join(t for t in ("'self'", service_origin) if t)
+    response.headers["Content-Security-Policy"] = (
+        "default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
+        f"form-action {form_targets}; frame-ancestors 'none'; base-uri 'none'"
+    )
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Pragma"] = "no-cache"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    response.headers["X-Frame-Options"] = "DENY"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
