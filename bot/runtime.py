@@ -83,7 +83,7 @@ def build_services(
     cyclr = cyclr or make_cyclr_client(settings)
     store = store or Store(settings.database_url)
     store.create_schema()
-    installs = InstallService(cyclr, store)
+    installs = InstallService(cyclr, store, grace=timedelta(seconds=settings.reconcile_grace))
     return Services(
         settings=settings,
         cyclr=cyclr,
@@ -128,7 +128,7 @@ class Maintenance:
                 if services.accounts.cached() is None:
                     services.accounts.all()
                 settled = services.installs.reconcile_pending(
-                    older_than=timedelta(0) if first else RECONCILE_AFTER
+                    older_than=timedelta(0) if first else min(RECONCILE_AFTER, timedelta(seconds=self.every))
                 )
                 if settled:
                     log.info("reconciled %d pending install(s)", len(settled))
@@ -144,7 +144,7 @@ def build_bot(settings: Settings) -> tuple[Services, Any, Any]:
 
     services = build_services(settings)
     app, messenger = create_app(services)
-    Maintenance(services).start()
+    Maintenance(services, every=settings.reconcile_every).start()
     return services, app, messenger
 
 
