@@ -120,6 +120,11 @@ def _link_message(*, lead: str, url: str, button_text: str, expiry: str, new_lin
     return message(lead, blocks, sandbox=sandbox)
 
 
+def _sign_in_lead(connector_name: str, account_name: str) -> str:
+    return (f":key: Sign in to authorise *{_name(connector_name, 'the connector')}* "
+            f"in *{_name(account_name, 'the account')}*.")
+
+
 def authorise_link_message(
     *,
     connector_name: str,
@@ -130,8 +135,7 @@ def authorise_link_message(
     sandbox: bool = False,
 ) -> Message:
     """A one-time Cyclr sign-in link (about 5 minutes) as a button, with *Get a new link*."""
-    lead = (f":key: Sign in to authorise *{_name(connector_name, 'the connector')}* "
-            f"in *{_name(account_name, 'the account')}*.")
+    lead = _sign_in_lead(connector_name, account_name)
     expiry = (f"Link expires at {slack_date(expires_at, '{time}', with_date=False)}. "
               "It works once; press *Get a new link* for another.")
     return _link_message(lead=lead, url=url, button_text="Open Cyclr sign-in", expiry=expiry,
@@ -148,8 +152,7 @@ def authorise_page_link_message(
     sandbox: bool = False,
 ) -> Message:
     """A link to the bot's own sign-in page, which mints a fresh Cyclr link on each visit."""
-    lead = (f":key: Sign in to authorise *{_name(connector_name, 'the connector')}* "
-            f"in *{_name(account_name, 'the account')}*.")
+    lead = _sign_in_lead(connector_name, account_name)
     expiry = (f"This link works until {slack_date(expires_at)}; each visit makes a fresh one-time "
               "Cyclr sign-in. Only you should use it.")
     return _link_message(lead=lead, url=page_url, button_text="Open Cyclr sign-in", expiry=expiry,

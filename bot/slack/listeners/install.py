@@ -513,16 +513,19 @@ def register(app: App, modal: InstallModal) -> None:
     def install_submitted(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
         modal.submit(ack, body, view)
 
-    @app.shortcut(SHORTCUT)
-    def install_shortcut(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+    def open_for_user(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+        """The global shortcut and App Home's button: a blank modal on the default account."""
         ack()
         modal.open(
             client,
-            trigger_id=body["trigger_id"],
+            trigger_id=str(body.get("trigger_id") or ""),
             team_id=_team(body),
-            user_id=body["user"]["id"],
+            user_id=_user(body),
             channel_id=None,
         )
+
+    app.shortcut(SHORTCUT)(open_for_user)
+    app.action(HOME_INSTALL)(open_for_user)
 
     @app.action(SEARCH_INSTALL)
     def search_install(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient) -> None:
@@ -532,25 +535,19 @@ def register(app: App, modal: InstallModal) -> None:
         connector = value.get("c") if isinstance(value.get("c"), int | str) else None
         modal.open(
             client,
-            trigger_id=body["trigger_id"],
+            trigger_id=str(body.get("trigger_id") or ""),
             team_id=_team(body),
-            user_id=body["user"]["id"],
+            user_id=_user(body),
             channel_id=(body.get("channel") or {}).get("id"),
             connector_id=connector,
             account_id=account,
             response_url=body.get("response_url"),
         )
 
-    @app.action(HOME_INSTALL)
-    def home_install(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
-        ack()
-        modal.open(
-            client,
-            trigger_id=body["trigger_id"],
-            team_id=_team(body),
-            user_id=body["user"]["id"],
-            channel_id=None,
-        )
+
+def _user(body: Mapping[str, Any]) -> str:
+    user = body.get("user")
+    return str(user.get("id") or "") if isinstance(user, Mapping) else ""
 
 
 def _team(body: Mapping[str, Any]) -> str:
