@@ -70,7 +70,7 @@ def text_of(obj: Any) -> str:
 def test_install_with_words_preselects_the_best_match_once_loaded(bot: Bot) -> None:
     view = open_modal(bot, "install salesforc")
     assert "Loading" in text_of(view)
-    bot.wait_idle()
+    bot.slack.wait_for("views.update", predicate=lambda c: c.args.get("view_id") == view["id"])
     updated = bot.slack.view(view["id"])
     connector = next(b for b in updated["blocks"] if b.get("block_id") == "connector")
     assert connector["element"]["initial_option"]["value"] == str(

@@ -18,6 +18,7 @@ from bot.cyclr.errors import CyclrError
 from bot.jobs import JobRejected
 from bot.services.container import Services
 from bot.slack import blocks
+from bot.slack.listeners.background import BUSY
 from bot.slack.listeners.connectors import ConnectorActions
 from bot.slack.listeners.errors import user_job
 from bot.slack.listeners.install import InstallModal
@@ -27,8 +28,6 @@ from bot.slack.parsing import Command, parse_command
 __all__ = ["CommandContext", "register"]
 
 log = logging.getLogger(__name__)
-
-BUSY = "I'm very busy right now and could not start that. Please try again in a minute."
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,6 +9,7 @@ Links are minted only when a person asks (a click on *Authorise* or *Get a new l
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from slack_bolt import Ack, App
@@ -18,7 +19,7 @@ from bot.cyclr.models import AccountConnector, AuthKind
 from bot.services.container import Services
 from bot.slack import blocks
 from bot.slack.ids import AUTHORISE, NEW_LINK, OPEN_LINK, UNINSTALL, decode_value, encode_value
-from bot.slack.listeners.errors import user_job
+from bot.slack.listeners.background import run_later
 from bot.slack.messenger import SlackMessenger
 
 __all__ = ["ConnectorActions", "register"]
@@ -268,21 +269,27 @@ class ConnectorActions:
 
 
 def register(app: App, actions: ConnectorActions) -> None:
-    def background(name: str, body: dict[str, Any], fn: Any) -> None:
-        user_id = (body.get("user") or {}).get("id")
-        actions.services.jobs.submit(
-            name, user_job(actions.messenger, fn, response_url=body.get("response_url"), user_id=user_id)
+    def background(name: str, body: dict[str, Any], fn: Callable[[], None]) -> None:
+        user = body.get("user")
+        user_id = user.get("id") if isinstance(user, dict) else None
+        run_later(
+            actions.services,
+            actions.messenger,
+            name,
+            fn,
+            response_url=body.get("response_url"),
+            user_id=user_id,
         )
 
     @app.action(AUTHORISE)
     def authorise(ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
-        ack()
         background("authorise", body, lambda: actions.authorise_clicked(body, action))
+        ack()
 
     @app.action(NEW_LINK)
     def new_link(ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
-        ack()
         background("new-link", body, lambda: actions.authorise_clicked(body, action))
+        ack()
 
     @app.action(OPEN_LINK)
     def open_link(ack: Ack) -> None:
@@ -290,5 +297,5 @@ def register(app: App, actions: ConnectorActions) -> None:
 
     @app.action(UNINSTALL)
     def uninstall(ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
-        ack()
         background("uninstall", body, lambda: actions.uninstall_clicked(body, action))
+        ack()

@@ -40,6 +40,7 @@ from bot.slack.ids import (
     USERNAME,
     decode_value,
 )
+from bot.slack.listeners.background import run_later
 from bot.slack.listeners.errors import user_job
 from bot.slack.messenger import SlackMessenger, ViewChanged
 from bot.store import InstallRecord
@@ -405,11 +406,14 @@ class InstallModal:
             ack(response_action="update", view=self._outcome_or_progress(record, account_name))
             return
         try:
-            self._submit_job(
+            self.services.jobs.submit(
                 "install",
-                lambda: self._install(str(view.get("id")), record, request),
-                user_id=user_id,
-                channel_id=meta.channel_id,
+                user_job(
+                    self.messenger,
+                    lambda: self._install(str(view.get("id")), record, request),
+                    user_id=user_id,
+                    channel_id=meta.channel_id,
+                ),
             )
         except JobRejected:
             outcome = self.services.installs.reject(
@@ -473,9 +477,14 @@ class InstallModal:
         channel_id: str | None,
         response_url: str | None = None,
     ) -> None:
-        self.services.jobs.submit(
+        run_later(
+            self.services,
+            self.messenger,
             name,
-            user_job(self.messenger, fn, user_id=user_id, channel_id=channel_id, response_url=response_url),
+            fn,
+            user_id=user_id,
+            channel_id=channel_id,
+            response_url=response_url,
         )
 
 
@@ -500,10 +509,11 @@ def register(app: App, modal: InstallModal) -> None:
 
     @app.block_action(CONNECTOR)
     def connector_chosen(ack: Ack, body: dict[str, Any]) -> None:
-        ack()
         view = body.get("view") or {}
-        user = (body.get("user") or {}).get("id")
-        modal._submit_job("modal-fields", lambda: modal.connector_chosen(view), user_id=user, channel_id=None)
+        modal._submit_job(
+            "modal-fields", lambda: modal.connector_chosen(view), user_id=_user(body) or None, channel_id=None
+        )
+        ack()
 
     @app.block_action(ACCOUNT)
     def account_chosen(ack: Ack) -> None:
