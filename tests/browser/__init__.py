@@ -1,0 +1,1 @@
+"""Real-browser tests: headless Chromium (Debian's ``chromium``) driven by Playwright."""
