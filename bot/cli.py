@@ -60,8 +60,12 @@ def load_settings(args: argparse.Namespace, environ: dict[str, str] | None = Non
 
 
 def _strip_slack_client_vars() -> None:
-    """Bolt reads SLACK_CLIENT_ID/SECRET from the process environment; keep them out of its sight."""
-    for key in [k for k in os.environ if k.startswith("SLACK_CLIENT_")]:
+    """Keep what Bolt would read by itself out of its sight once the settings hold it.
+
+    With SLACK_CLIENT_ID/SECRET, Bolt switches to OAuth with file storage; with
+    SLACK_BOT_TOKEN beside the client the bot passes, it warns that the token is unused.
+    """
+    for key in [k for k in os.environ if k.startswith("SLACK_CLIENT_") or k == "SLACK_BOT_TOKEN"]:
         del os.environ[key]
 
 

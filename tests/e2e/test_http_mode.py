@@ -59,17 +59,8 @@ def child_pids(pid: int) -> list[int]:
 
 
 def unexpected_tracebacks(output: str) -> list[str]:
-    """Tracebacks in ``output`` other than the sandbox's socketserver reporting a reset peer.
-
-    When the gunicorn worker exits, its kept-alive connection to the sandbox (served by the
-    master process) may be reset; ``socketserver`` then prints that to stderr. Noise, not a
-    fault of the bot: tolerated here until the sandbox server stops printing it.
-    """
-    blocks = output.split("Traceback (most recent call last):")[1:]
-    return [
-        b for b in blocks
-        if not ("socketserver.py" in b and ("ConnectionResetError" in b or "BrokenPipeError" in b))
-    ]
+    """Every traceback in ``output`` (a clean stop prints none)."""
+    return output.split("Traceback (most recent call last):")[1:]
 
 
 def group_alive(pgid: int) -> bool:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import socket
+import sys
 import threading
 import traceback
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -57,6 +58,13 @@ class SandboxHTTPServer(ThreadingHTTPServer):
         self._open: set[socket.socket] = set()
         self._open_lock = threading.Lock()
         super().__init__(address, SandboxRequestHandler)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that hangs up (a bot worker stopping) is normal here, not a traceback."""
+        error = sys.exc_info()[1]
+        if isinstance(error, ConnectionResetError | BrokenPipeError):
+            return
+        super().handle_error(request, client_address)
 
     def process_request(
         self, request: socket.socket | tuple[bytes, socket.socket], client_address: Any
