@@ -19,6 +19,7 @@ __all__ = ["ConfigError", "DEFAULT_DATABASE_URL", "Settings", "normalise_databas
 DEFAULT_DATABASE_URL = "sqlite:///cyclr-bot.db"
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
 DEFAULT_SIGNIN_USERNAME = "slack-{team_id}-{user_id}"
+DEFAULT_RETURN_URL = "https://slack.com/app_redirect?team={team_id}&channel={channel_id}"
 
 _PRINCIPAL = re.compile(r"^[UWS][A-Z0-9]{2,}$")
 _CHANNEL = re.compile(r"^[CG][A-Z0-9]{2,}$")
@@ -63,6 +64,7 @@ class Settings:
     admins: tuple[str, ...] = ()
     installers: tuple[str, ...] = ()
     signin_username: str = DEFAULT_SIGNIN_USERNAME
+    return_url: str = DEFAULT_RETURN_URL
     log_level: str = "INFO"
     log_format: Literal["text", "json"] = "text"
     port: int = 3000
@@ -93,6 +95,14 @@ class Settings:
 
     def signin_username_for(self, *, team_id: str, user_id: str) -> str:
         return self.signin_username.format(team_id=team_id, user_id=user_id)
+
+    def return_url_for(self, *, team_id: str, channel_id: str | None) -> str:
+        """Where Cyclr sends the browser after signing in, when the bot has no public URL."""
+        from urllib.parse import quote
+
+        return self.return_url.format(
+            team_id=quote(team_id, safe=""), channel_id=quote(channel_id or "", safe="")
+        )
 
     @classmethod
     def from_env(
@@ -145,6 +155,7 @@ class Settings:
             admins=reader.principals("CYCLR_BOT_ADMINS"),
             installers=reader.principals("CYCLR_BOT_INSTALLERS"),
             signin_username=reader.template("CYCLR_SIGNIN_USERNAME", DEFAULT_SIGNIN_USERNAME),
+            return_url=reader.return_url("CYCLR_BOT_RETURN_URL", DEFAULT_RETURN_URL),
             log_level=reader.choice("LOG_LEVEL", _LOG_LEVELS, "INFO", upper=True),
             log_format="json" if reader.choice("LOG_FORMAT", ("text", "json"), "text") == "json" else "text",
             port=int(reader.number("PORT", 3000, minimum=1, maximum=65535, integer=True)),
@@ -252,6 +263,22 @@ class _Reader:
             return default
         if "user_id" not in fields:
             self.problem(f"{name} must contain {{user_id}} so each Slack user gets their own Cyclr user")
+            return default
+        return value
+
+    def return_url(self, name: str, default: str) -> str:
+        value = self._get(name)
+        if value is None:
+            return default
+        try:
+            fields = {f for _, f, _, _ in string.Formatter().parse(value) if f is not None}
+        except ValueError:
+            fields = {"?"}
+        parts = urlsplit(value)
+        if fields - {"team_id", "channel_id"} or parts.scheme not in ("http", "https") or not parts.hostname:
+            self.problem(
+                f"{name} must be an http(s) URL that may use {{team_id}} and {{channel_id}}, got {value!r}"
+            )
             return default
         return value
 

@@ -22,7 +22,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
-from urllib.parse import urlencode
 
 from bot.config import Settings
 from bot.cyclr import CyclrClient, build_oauth_url
@@ -180,8 +179,7 @@ class LinkService:
 
     def slack_return_url(self, *, team_id: str, channel_id: str | None) -> str:
         """Where Cyclr sends the browser when done, without a public URL: back to the DM."""
-        params = {"team": team_id, "channel": channel_id} if channel_id else {"team": team_id}
-        return "https://slack.com/app_redirect?" + urlencode(params)
+        return self._settings.return_url_for(team_id=team_id, channel_id=channel_id)
 
     # -- closing the loop ----------------------------------------------------------------------
 

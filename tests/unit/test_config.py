@@ -117,3 +117,18 @@ def test_numbers_out_of_range_are_refused() -> None:
     with pytest.raises(ConfigError) as info:
         Settings.from_env(FULL | {"CYCLR_READ_TIMEOUT": "0", "CYCLR_BOT_WORKERS": "1000", "PORT": "70000"})
     assert len(info.value.problems) == 3
+
+
+def test_return_url_template() -> None:
+    default = Settings.from_env(FULL)
+    assert (
+        default.return_url_for(team_id="T1", channel_id="D2")
+        == "https://slack.com/app_redirect?team=T1&channel=D2"
+    )
+    custom = Settings.from_env(
+        FULL | {"CYCLR_BOT_RETURN_URL": "https://intranet.example/done?c={channel_id}"}
+    )
+    assert custom.return_url_for(team_id="T1", channel_id="D 2") == "https://intranet.example/done?c=D%202"
+    with pytest.raises(ConfigError) as info:
+        Settings.from_env(FULL | {"CYCLR_BOT_RETURN_URL": "https://x/{user}"})
+    assert "CYCLR_BOT_RETURN_URL" in str(info.value)
