@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import logging
 import secrets
+import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, func, insert, select, text, update
 from sqlalchemy.engine import Row
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError, SQLAlchemyError
 
 from bot.cyclr.models import AuthKind
 from bot.store import tables
@@ -55,11 +56,20 @@ class Store:
         return f"Store({self.engine.url.render_as_string(hide_password=True)!r})"
 
     def create_schema(self) -> None:
-        """Create missing tables; safe when several processes start at once."""
-        try:
-            tables.metadata.create_all(self.engine, checkfirst=True)
-        except IntegrityError:  # PostgreSQL: a concurrent CREATE won the race on the catalog
-            tables.metadata.create_all(self.engine, checkfirst=True)
+        """Create missing tables; safe when several processes start at once.
+
+        Two processes can both see a table missing and both CREATE it; the loser gets
+        "already exists" (an IntegrityError on PostgreSQL's catalog, an OperationalError on
+        SQLite) and simply checks again.
+        """
+        for attempt in range(3):
+            try:
+                tables.metadata.create_all(self.engine, checkfirst=True)
+                return
+            except (IntegrityError, OperationalError, ProgrammingError):
+                if attempt == 2:
+                    raise
+                time.sleep(0.05 * (attempt + 1))
 
     def ping(self) -> None:
         """Raise :class:`StoreUnavailable` unless the database answers a trivial query."""

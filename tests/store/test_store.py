@@ -153,3 +153,25 @@ def test_two_processes_recording_the_same_view_create_one_row(store_url: str, st
     assert all(p.exitcode == 0 for p in procs)
     assert sorted([out.get(timeout=5), out.get(timeout=5)]) == [False, True]
     assert store.count_installs() == 1
+
+
+def _create_schema(url: str, barrier: Any, out: Any) -> None:
+    store = Store(url)
+    barrier.wait()
+    try:
+        store.create_schema()
+        out.put("ok")
+    except Exception as error:  # reported to the parent, which fails the test
+        out.put(repr(error))
+    store.close()
+
+
+def test_processes_starting_together_all_create_the_schema(store_url: str) -> None:
+    ctx = multiprocessing.get_context("spawn")
+    barrier, out = ctx.Barrier(4), ctx.Queue()
+    procs = [ctx.Process(target=_create_schema, args=(store_url, barrier, out)) for _ in range(4)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(60)
+    assert [out.get(timeout=5) for _ in procs] == ["ok"] * 4
