@@ -11,12 +11,12 @@ from typing import Any
 
 from flask import Flask, Response, jsonify, request
 from slack_bolt import App
-from slack_bolt.adapter.flask import SlackRequestHandler
 from werkzeug.exceptions import HTTPException
 
 from bot import __version__
 from bot.services.container import Services
 from bot.store import StoreUnavailable
+from bot.web.events import register_events
 from bot.web.pages import link_pages
 
 __all__ = ["MAX_BODY", "create_web_app"]
@@ -33,7 +33,7 @@ def create_web_app(services: Services, bolt_app: App | None, *, socket_connected
     if services.settings.public_url:
         web.register_blueprint(link_pages(services))
     if bolt_app is not None:
-        _slack_routes(web, bolt_app)
+        register_events(web, bolt_app, services.settings.slack_signing_secret or "")
 
     @web.get("/healthz")
     def healthz() -> tuple[Response, int]:
@@ -63,11 +63,3 @@ def create_web_app(services: Services, bolt_app: App | None, *, socket_connected
         return jsonify(ok=False, error="internal error"), 500
 
     return web
-
-
-def _slack_routes(web: Flask, bolt_app: App) -> None:
-    handler = SlackRequestHandler(bolt_app)
-
-    @web.post("/slack/events")
-    def slack_events() -> Response:
-        return handler.handle(request)

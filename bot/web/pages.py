@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import html
 import logging
+import re
 from typing import TypeVar
 from urllib.parse import urlsplit
 
@@ -39,6 +40,9 @@ padding:.7rem 1.4rem;cursor:pointer}button:focus{outline:3px solid #1264a3;outli
 .note{color:#616061;font-size:.9rem}.sandbox{background:#fff4d6;padding:.5rem;border-radius:6px}
 """
 
+#: What a ref can look like (``secrets.token_urlsafe``); anything else is not looked up at all.
+_REF = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
 _SANDBOX = '<p class="sandbox">Cyclr sandbox: nothing here touches a real Cyclr account.</p>'
 
 
@@ -58,15 +62,22 @@ def link_pages(services: Services) -> Blueprint:
         response = Response(document, status=status, mimetype="text/html")
         return _secure(response, service_origin)
 
-    def unavailable(error: LinkUnavailable) -> Response:
-        link = error.link
+    def how_to(link: LinkRef | None) -> str:
         name = html.escape(link.connector_name) if link else "the connector"
-        how = (
+        return (
             f"Run <code>/cyclr auth {name}</code> in Slack, or press <b>Get a new link</b> in the bot's "
             "direct message."
         )
+
+    def not_found() -> Response:
+        return page("Link not found", f"<h1>This link is not valid</h1><p>{how_to(None)}</p>", 404)
+
+    def unavailable(error: LinkUnavailable) -> Response:
+        link = error.link
+        name = html.escape(link.connector_name) if link else "the connector"
+        how = how_to(link)
         if error.problem is LinkProblem.UNKNOWN:
-            return page("Link not found", f"<h1>This link is not valid</h1><p>{how}</p>", 404)
+            return not_found()
         if error.problem is LinkProblem.GONE:
             return page(
                 "Connector removed",
@@ -87,6 +98,8 @@ def link_pages(services: Services) -> Blueprint:
 
     @pages.get("/authorise/<ref>")
     def authorise_page(ref: str) -> Response:
+        if not _REF.fullmatch(ref):
+            return not_found()
         try:
             link = services.links.usable(ref)
         except LinkUnavailable as error:
@@ -104,6 +117,8 @@ def link_pages(services: Services) -> Blueprint:
 
     @pages.post("/authorise/<ref>")
     def authorise_continue(ref: str) -> BaseResponse:
+        if not _REF.fullmatch(ref):
+            return not_found()
         try:
             signin = services.links.mint_for_ref(ref)
         except LinkUnavailable as error:
@@ -120,12 +135,14 @@ def link_pages(services: Services) -> Blueprint:
 
     @pages.get("/authorised/<ref>")
     def authorised(ref: str) -> Response:
+        if not _REF.fullmatch(ref):
+            return not_found()
         try:
             link, done = services.links.confirm(ref)
         except CyclrError:
             link, done = services.store.get_link(ref), False
         if link is None:
-            return page("Link not found", "<h1>This link is not valid</h1>", 404)
+            return not_found()
         name = html.escape(link.connector_name)
         if done:
             return page(
