@@ -148,6 +148,8 @@ def _account_header(account_id: str) -> str:
         raise ValueError("account_id is empty")
     if _CONTROL.search(account_id) or account_id != account_id.strip():
         raise ValueError("account_id has control characters or surrounding spaces")
+    if not account_id.isascii():
+        raise ValueError("account_id is not ASCII (it travels in an HTTP header)")
     return account_id
 
 

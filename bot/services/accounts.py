@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 import unicodedata
@@ -12,6 +13,9 @@ from bot.cyclr.models import Account
 from bot.store import Store
 
 __all__ = ["AccountDirectory"]
+
+#: An account API id: a GUID or the partner's own printable ASCII id.
+_WELL_FORMED = re.compile(r"[!-~](?:[ -~]{0,253}[!-~])?")
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +78,17 @@ class AccountDirectory:
 
     def get(self, account_id: str) -> Account | None:
         return next((a for a in self.all() if a.id == account_id), None)
+
+    def is_known(self, account_id: object, *, fetch: bool = True) -> bool:
+        """Whether ``account_id`` (from a form or a button value) is one of the partner's accounts.
+
+        With ``fetch=False`` (on an ack's clock) an uncached list is not fetched: the id then
+        only has to be well formed, and Cyclr itself refuses an unknown one.
+        """
+        if not isinstance(account_id, str) or not _WELL_FORMED.fullmatch(account_id):
+            return False
+        accounts = self._accounts if self._accounts is not None or not fetch else self.all()
+        return accounts is None or any(a.id == account_id for a in accounts)
 
     def name_of(self, account_id: str) -> str:
         """The account's name from the cached list, else its id; never fetches."""

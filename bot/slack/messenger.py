@@ -12,9 +12,10 @@ import logging
 import threading
 from collections import defaultdict
 from typing import Any
+from urllib.parse import urlsplit
 
 from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError
+from slack_sdk.errors import SlackApiError, SlackRequestError
 from slack_sdk.webhook import WebhookClient
 
 from bot.jobs import JobRejected
@@ -183,17 +184,23 @@ class SlackMessenger:
         replace_original: bool = False,
     ) -> None:
         """Answer a command or a button privately: response_url first, else an ephemeral, else a DM."""
+        if response_url and not _is_web_url(response_url):
+            log.warning("ignoring a response_url that is not an http(s) URL")
+            response_url = None
         if response_url:
-            webhook = WebhookClient(response_url, timeout=10)
-            result = webhook.send(
-                text=message.text,
-                blocks=message.blocks,
-                response_type="ephemeral",
-                replace_original=replace_original,
-            )
-            if result.status_code == 200:
-                return
-            log.warning("response_url answered %s; falling back to a direct post", result.status_code)
+            try:
+                result = WebhookClient(response_url, timeout=10).send(
+                    text=message.text,
+                    blocks=message.blocks,
+                    response_type="ephemeral",
+                    replace_original=replace_original,
+                )
+            except (SlackRequestError, ValueError, OSError) as error:  # not a URL, unreachable, timed out
+                log.warning("response_url failed (%s); falling back to a direct post", type(error).__name__)
+            else:
+                if result.status_code == 200:
+                    return
+                log.warning("response_url answered %s; falling back to a direct post", result.status_code)
         if channel_id and user_id and not channel_id.startswith("D"):
             try:
                 self.client.chat_postEphemeral(
@@ -226,3 +233,11 @@ class SlackMessenger:
             raise
         new_view = response.get("view") or {}
         return str(new_view.get("hash")) if new_view.get("hash") else ""
+
+
+def _is_web_url(url: str) -> bool:
+    try:
+        parts = urlsplit(url)
+        return parts.scheme in ("http", "https") and bool(parts.hostname)
+    except ValueError:  # e.g. an unclosed IPv6 bracket
+        return False

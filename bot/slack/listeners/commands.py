@@ -306,6 +306,9 @@ class CyclrCommand:
         self._later(ctx, ack, f"Binding this channel to “{wanted}”…", "bind", run)
 
     def history(self, ctx: CommandContext, ack: Ack, client: WebClient) -> None:
+        if ctx.command.problem:
+            self._answer(ack, blocks.help_card(problem=ctx.command.message, sandbox=self.sandbox))
+            return
         records = self.services.store.recent_installs(ctx.team_id, limit=ctx.command.count or 10)
         names = {r.account_id: self._account_name(r.account_id) for r in records}
         self._answer(ack, blocks.history_message(records, account_names=names, sandbox=self.sandbox))

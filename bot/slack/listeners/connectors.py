@@ -102,14 +102,31 @@ class ConnectorActions:
             channel, ts = self.messenger.dm(user_id, message)
         links.attach_message(link, dm_channel=channel, dm_ts=ts)
 
-    def authorise_clicked(self, body: dict[str, Any], action: dict[str, Any]) -> None:
+    def _button_target(self, action: dict[str, Any]) -> tuple[str, int] | None:
+        """(account_id, account_connector_id) from a button's value, if it names a real account."""
         value = decode_value(action.get("value"))
         account_id, ac_id = value.get("a"), value.get("ac")
-        if not isinstance(account_id, str) or not isinstance(ac_id, int):
-            log.warning("authorise button with a malformed value")
-            return
+        if (
+            not isinstance(ac_id, int)
+            or isinstance(ac_id, bool)
+            or not self.services.accounts.is_known(account_id)
+        ):
+            return None
+        return str(account_id), ac_id
+
+    def authorise_clicked(self, body: dict[str, Any], action: dict[str, Any]) -> None:
         team_id = str((body.get("team") or {}).get("id") or (body.get("user") or {}).get("team_id") or "")
         user_id = str((body.get("user") or {}).get("id") or "")
+        target = self._button_target(action)
+        if target is None:
+            self._reply(
+                body.get("response_url"),
+                user_id,
+                None,
+                "That button is out of date. Use `/cyclr auth <connector>` for a fresh link.",
+            )
+            return
+        account_id, ac_id = target
         container = body.get("container") or {}
         channel, ts = container.get("channel_id"), container.get("message_ts")
         replace = (
@@ -118,13 +135,23 @@ class ConnectorActions:
             else None
         )
         in_dm = replace is not None
-        self.send_link(
-            team_id=team_id,
-            user_id=user_id,
-            account_id=account_id,
-            account_connector_id=ac_id,
-            replace=replace,
-        )
+        try:
+            self.send_link(
+                team_id=team_id,
+                user_id=user_id,
+                account_id=account_id,
+                account_connector_id=ac_id,
+                replace=replace,
+            )
+        except CyclrNotFound:
+            self._reply(
+                body.get("response_url"),
+                user_id,
+                None,
+                f"That connector is no longer installed in {self.services.accounts.name_of(account_id)}."
+                " See `/cyclr list`.",
+            )
+            return
         if not in_dm:
             self.messenger.respond(
                 body.get("response_url"),
@@ -192,13 +219,13 @@ class ConnectorActions:
         user_id = str((body.get("user") or {}).get("id") or "")
         team_id = str((body.get("team") or {}).get("id") or "")
         response_url = body.get("response_url")
-        value = decode_value(action.get("value"))
-        account_id, ac_id = value.get("a"), value.get("ac")
-        if not isinstance(account_id, str) or not isinstance(ac_id, int):
+        target = self._button_target(action)
+        if target is None:
             self._reply(
                 response_url, user_id, None, "That button is out of date. Run `/cyclr uninstall` again."
             )
             return
+        account_id, ac_id = target
         try:
             current = self.services.cyclr.get_account_connector(account_id, ac_id)
         except CyclrNotFound:

@@ -60,12 +60,18 @@ def register(app: App, messenger: SlackMessenger) -> None:
                 return BoltResponse(
                     status=200, body=json.dumps(payload), headers={"content-type": "application/json"}
                 )
-            view = body.get("view") or {}
-            if body.get("type") == "view_submission" and view.get("callback_id") == INSTALL_CALLBACK:
+            view = body.get("view")
+            callback_id = view.get("callback_id") if isinstance(view, dict) else None
+            if body.get("type") == "view_submission" and callback_id == INSTALL_CALLBACK:
                 payload = {
                     "response_action": "errors",
                     "errors": {CONNECTOR: f"Something went wrong (reference {ref}). Please try again."},
                 }
+                return BoltResponse(
+                    status=200, body=json.dumps(payload), headers={"content-type": "application/json"}
+                )
+            if body.get("type") == "block_suggestion":  # the picker's list is the only place to say it
+                payload = {"options": blocks.options_placeholder(f"Something went wrong (reference {ref})")}
                 return BoltResponse(
                     status=200, body=json.dumps(payload), headers={"content-type": "application/json"}
                 )

@@ -18,7 +18,9 @@ def register(app: App, services: Services) -> None:
     def home_opened(event: dict[str, Any], body: dict[str, Any], client: WebClient) -> None:
         if event.get("tab", "home") != "home":
             return
-        user_id = str(event.get("user") or "")
+        user_id = event.get("user")
+        if not isinstance(user_id, str) or not user_id:
+            return  # nothing to publish to
         team_id = str(body.get("team_id") or "")
         account_id = services.accounts.default_account_id
         view = blocks.app_home(

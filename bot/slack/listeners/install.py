@@ -274,13 +274,19 @@ class InstallModal:
     # -- pickers ---------------------------------------------------------------------------------
 
     def account_of(self, view: Mapping[str, Any]) -> tuple[ModalMeta | None, str]:
+        """The modal's metadata and chosen account; metadata None when either is not valid."""
         meta = ModalMeta.loads(view.get("private_metadata"))
         chosen = _input(_state_values(view), ACCOUNT)
         default = meta.account_id if meta else self.services.accounts.default_account_id
-        return meta, chosen if chosen and chosen != NO_OPTION else default
+        account_id = chosen if chosen and chosen != NO_OPTION else default
+        if not self.services.accounts.is_known(account_id, fetch=False):
+            return None, self.services.accounts.default_account_id
+        return meta, account_id
 
     def connector_options(self, view: Mapping[str, Any], query: str) -> list[dict[str, Any]]:
-        _, account_id = self.account_of(view)
+        meta, account_id = self.account_of(view)
+        if meta is None:
+            return blocks.options_placeholder("This form is out of date; close it and run /cyclr install")
         try:
             catalogue = self.services.catalogue.get(account_id, timeout=CATALOGUE_WAIT)
         except TimeoutError:
@@ -541,7 +547,7 @@ def register(app: App, modal: InstallModal) -> None:
     def search_install(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient) -> None:
         ack()
         value = decode_value(action.get("value"))
-        account = value.get("a") if isinstance(value.get("a"), str) else None
+        account = value.get("a") if modal.services.accounts.is_known(value.get("a"), fetch=False) else None
         connector = value.get("c") if isinstance(value.get("c"), int | str) else None
         modal.open(
             client,
