@@ -1,0 +1,156 @@
+"""Load generation and latency statistics for the HTTP benchmark.
+
+A Slack request is acknowledged by its HTTP response, so the time from sending a signed
+request to reading the whole response *is* the ack latency Slack sees. Every request uses
+its own connection (as Slack's deliveries do) through :mod:`http.client`, which costs the
+load generator far less than ``requests`` would.
+"""
+
+from __future__ import annotations
+
+import http.client
+import math
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+__all__ = ["SLACK_ACK_LIMIT", "Sample", "Stats", "Target", "burst", "closed_loop", "percentile"]
+
+#: Slack shows the user an error when an ack takes longer than this (seconds).
+SLACK_ACK_LIMIT = 3.0
+
+Request = tuple[bytes, Mapping[str, str]]
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """Where the signed requests go: ``http://host:port`` and the events path."""
+
+    host: str
+    port: int
+    path: str = "/slack/events"
+
+    @classmethod
+    def from_url(cls, url: str, path: str = "/slack/events") -> Target:
+        parts = urlsplit(url)
+        return cls(parts.hostname or "127.0.0.1", parts.port or 80, path)
+
+
+@dataclass(frozen=True, slots=True)
+class Sample:
+    """One request: when it was sent (wall clock), how long until the answer, and the answer."""
+
+    sent: float
+    elapsed: float
+    status: int | None  #: HTTP status; None when no answer came
+    error: str | None = None  #: "timeout" or the exception's class name
+    body: bytes = b""
+
+    @property
+    def ok(self) -> bool:
+        return self.status == 200
+
+    @property
+    def timed_out(self) -> bool:
+        return self.error == "timeout"
+
+    @property
+    def late(self) -> bool:
+        """Slack would have given up: no 200 within :data:`SLACK_ACK_LIMIT`."""
+        return not self.ok or self.elapsed > SLACK_ACK_LIMIT
+
+
+def send(target: Target, request: Request, timeout: float) -> Sample:
+    """POST one signed request on a fresh connection and time it."""
+    body, headers = request
+    connection = http.client.HTTPConnection(target.host, target.port, timeout=timeout)
+    sent = time.time()
+    started = time.perf_counter()
+    try:
+        connection.request("POST", target.path, body=body, headers=dict(headers))
+        response = connection.getresponse()
+        data = response.read()
+        return Sample(sent, time.perf_counter() - started, response.status, body=data)
+    except TimeoutError:
+        return Sample(sent, time.perf_counter() - started, None, "timeout")
+    except OSError as error:
+        return Sample(sent, time.perf_counter() - started, None, type(error).__name__)
+    finally:
+        connection.close()
+
+
+def burst(target: Target, requests: Sequence[Request], *, timeout: float) -> list[Sample]:
+    """Send every request at the same moment (one thread each, released by a barrier)."""
+    if not requests:
+        return []
+    barrier = threading.Barrier(len(requests))
+
+    def one(request: Request) -> Sample:
+        barrier.wait()
+        return send(target, request, timeout)
+
+    with ThreadPoolExecutor(max_workers=len(requests), thread_name_prefix="bench-burst") as pool:
+        return list(pool.map(one, requests))
+
+
+def closed_loop(
+    target: Target,
+    make_requests: Sequence[Callable[[], Request]],
+    *,
+    concurrency: int,
+    timeout: float,
+) -> list[Sample]:
+    """Send the requests ``concurrency`` at a time, each as soon as a previous one is answered.
+
+    The requests are built (and signed) just before they are sent.
+    """
+
+    def one(make: Callable[[], Request]) -> Sample:
+        return send(target, make(), timeout)
+
+    with ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="bench-loop") as pool:
+        return list(pool.map(one, make_requests))
+
+
+def percentile(values: Sequence[float], fraction: float) -> float:
+    """Nearest-rank percentile (``fraction`` in 0..1) of a non-empty sequence."""
+    ordered = sorted(values)
+    rank = max(1, math.ceil(fraction * len(ordered)))
+    return ordered[min(rank, len(ordered)) - 1]
+
+
+@dataclass(frozen=True, slots=True)
+class Stats:
+    """p50/p95/p99 and counts of a set of latencies (seconds)."""
+
+    count: int
+    p50: float
+    p95: float
+    p99: float
+    max: float
+    late: int = 0  #: no 200 within Slack's 3 s
+    timeouts: int = 0  #: no answer within the client's timeout
+    errors: int = 0  #: answered with a status other than 200
+
+    @classmethod
+    def of(cls, values: Sequence[float]) -> Stats:
+        if not values:
+            return cls(0, math.nan, math.nan, math.nan, math.nan)
+        return cls(
+            len(values), percentile(values, 0.5), percentile(values, 0.95), percentile(values, 0.99),
+            max(values),
+        )
+
+    @classmethod
+    def of_samples(cls, samples: Sequence[Sample]) -> Stats:
+        """Latency of every sample; a timed-out one counts with the time it was waited for."""
+        base = cls.of([s.elapsed for s in samples])
+        return cls(
+            base.count, base.p50, base.p95, base.p99, base.max,
+            late=sum(1 for s in samples if s.late),
+            timeouts=sum(1 for s in samples if s.timed_out),
+            errors=sum(1 for s in samples if s.status is not None and s.status != 200),
+        )
