@@ -52,6 +52,9 @@ def create_app(services: Services, *, client: WebClient | None = None) -> tuple[
         ),
         logger=logging.getLogger("bot.slack.bolt"),
         raise_error_for_unhandled_request=False,
+        # Listeners ack and hand off at once, so run them on the request's own thread: Bolt
+        # otherwise polls for the ack every 10 ms, and loses an ack whose listener raises later.
+        process_before_response=True,
     )
     messenger = SlackMessenger(client, services)
     services.installs.listener = messenger
@@ -64,9 +67,17 @@ def create_app(services: Services, *, client: WebClient | None = None) -> tuple[
         reference_id.set(ref)
         return next()
 
+    # The access check runs before the ack: its lookups fail fast instead of waiting out a
+    # Slack 429 (the refusal says "try again"), unlike the client that posts messages.
+    lookups = WebClient(
+        token=settings.slack_bot_token,
+        base_url=settings.slack_api_url,
+        timeout=2,
+        retry_handlers=[ConnectionErrorRetryHandler(max_retry_count=1)],
+    )
     users = UserDirectory(
-        lambda user_id: client.users_info(user=user_id)["user"],
-        lambda group_id: client.usergroups_users_list(usergroup=group_id)["users"],
+        lambda user_id: lookups.users_info(user=user_id)["user"],
+        lambda group_id: lookups.usergroups_users_list(usergroup=group_id)["users"],
         groups=settings.admins + settings.installers,
     )
     app.middleware(AccessMiddleware(services, messenger, users))

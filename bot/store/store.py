@@ -122,16 +122,15 @@ class Store:
         }
         try:
             with self.engine.begin() as conn:
-                new_id = conn.execute(insert(tables.installs).values(**values)).inserted_primary_key
+                row = conn.execute(
+                    insert(tables.installs).values(**values).returning(*tables.installs.c)
+                ).one()
         except IntegrityError:
             existing = self.install_by_key(submission_key)
             if existing is None:  # pragma: no cover - the unique row vanished: only by hand
                 raise
             return existing, False
-        assert new_id is not None
-        record = self.get_install(int(new_id[0]))
-        assert record is not None
-        return record, True
+        return _install(row), True
 
     def finish_install(
         self,
@@ -323,10 +322,8 @@ class Store:
             "expires_at": now + ttl,
         }
         with self.engine.begin() as conn:
-            conn.execute(insert(tables.links).values(**values))
-        link = self.get_link(values["ref"])
-        assert link is not None
-        return link
+            row = conn.execute(insert(tables.links).values(**values).returning(*tables.links.c)).one()
+        return _link(row)
 
     def get_link(self, ref: str) -> LinkRef | None:
         if not ref or len(ref) > 64:
@@ -410,6 +407,7 @@ def _make_engine(url: str) -> Engine:
             if ":memory:" not in url and url not in ("sqlite://", "sqlite:///"):
                 cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.execute("PRAGMA synchronous=NORMAL")  # with WAL: durable across crashes, not power loss
             cursor.close()
 
         return engine
