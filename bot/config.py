@@ -71,7 +71,7 @@ class Settings:
     cyclr_timeout: tuple[float, float] = (3.05, 10.0)
     catalogue_ttl: float = 300.0
     link_ttl_hours: float = 24.0
-    workers: int = 8
+    workers: int = 32
     reconcile_grace: float = 120.0
     reconcile_every: float = 60.0
     sandbox: bool = False
@@ -165,7 +165,7 @@ class Settings:
             ),
             catalogue_ttl=reader.number("CYCLR_CATALOGUE_TTL", 300.0, minimum=5, maximum=86400),
             link_ttl_hours=reader.number("CYCLR_BOT_LINK_TTL_HOURS", 24.0, minimum=0.1, maximum=24 * 30),
-            workers=int(reader.number("CYCLR_BOT_WORKERS", 8, minimum=1, maximum=64, integer=True)),
+            workers=int(reader.number("CYCLR_BOT_WORKERS", 32, minimum=1, maximum=256, integer=True)),
             reconcile_grace=reader.number("CYCLR_BOT_RECONCILE_GRACE", 120.0, minimum=1, maximum=3600),
             reconcile_every=reader.number("CYCLR_BOT_RECONCILE_EVERY", 60.0, minimum=0.5, maximum=3600),
             sandbox=sandbox,

@@ -58,6 +58,7 @@ def make_cyclr_client(settings: Settings) -> CyclrClient:
         client_id=settings.cyclr_client_id,
         client_secret=settings.cyclr_client_secret,
         timeout=settings.cyclr_timeout,
+        pool_size=settings.workers + 8,  # every job thread, plus catalogue and watcher threads
     )
 
 
