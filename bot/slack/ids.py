@@ -7,6 +7,7 @@ The install modal's ids are part of the outside interface (INTERFACE.md): each i
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -31,6 +32,7 @@ __all__ = [
     "decode_value",
     "encode_value",
     "property_id",
+    "slack_id",
 ]
 
 # Views and shortcuts.
@@ -59,6 +61,14 @@ UNINSTALL = "uninstall"  #: value {"a": account_id, "ac": account_connector_id}
 NO_OPTION = "none"
 
 _MAX_ID = 255
+
+
+_SLACK_ID = re.compile(r"[A-Z0-9]{1,32}")
+
+
+def slack_id(value: object) -> str:
+    """A Slack id (team, user, channel) as sent, or ``""`` for anything not shaped like one."""
+    return value if isinstance(value, str) and _SLACK_ID.fullmatch(value) else ""
 
 
 def property_id(target_name: str) -> str | None:

@@ -197,3 +197,13 @@ def test_app_home_and_shortcut(warm_bot: Bot) -> None:
     assert opened.ok and opened.args["view"]["callback_id"] == "cyclr_install"
     bot.action("home_install")
     assert len(bot.slack.wait_for("views.open", count=2)) == 2
+
+
+def test_ids_not_shaped_like_slack_ids_are_not_carried_into_a_modal(bot: Bot) -> None:
+    payload = sr.shortcut_payload("cyclr_install", trigger_id=bot.slack.new_trigger_id())
+    payload["team"] = {"id": "T" * 30_000}
+    payload["user"]["team_id"] = "not a team"
+    response = bot.post(sr.interactive_request(payload))
+    assert response.status_code == 200
+    opened = bot.slack.wait_for("views.open")[0]
+    assert opened.ok and len(opened.args["view"]["private_metadata"]) <= 3000

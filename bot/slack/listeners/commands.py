@@ -18,6 +18,7 @@ from bot.cyclr.errors import CyclrError
 from bot.jobs import JobRejected
 from bot.services.container import Services
 from bot.slack import blocks
+from bot.slack.ids import slack_id
 from bot.slack.listeners.background import BUSY
 from bot.slack.listeners.connectors import ConnectorActions
 from bot.slack.listeners.errors import user_job
@@ -72,13 +73,13 @@ class CyclrCommand:
 
     def handle(self, ack: Ack, body: dict[str, Any], client: WebClient) -> None:
         command = parse_command(str(body.get("text") or ""))
-        team_id = str(body.get("team_id") or "")
-        channel_id = body.get("channel_id") or None
+        team_id = slack_id(body.get("team_id"))
+        channel_id = slack_id(body.get("channel_id")) or None
         account_id, bound = self.services.accounts.for_channel(team_id=team_id, channel_id=channel_id)
         ctx = CommandContext(
             command=command,
             team_id=team_id,
-            user_id=str(body.get("user_id") or ""),
+            user_id=slack_id(body.get("user_id")),
             channel_id=channel_id,
             trigger_id=str(body.get("trigger_id") or ""),
             response_url=body.get("response_url"),

@@ -39,6 +39,7 @@ from bot.slack.ids import (
     SHORTCUT,
     USERNAME,
     decode_value,
+    slack_id,
 )
 from bot.slack.listeners.background import run_later
 from bot.slack.listeners.errors import user_job
@@ -554,7 +555,7 @@ def register(app: App, modal: InstallModal) -> None:
             trigger_id=str(body.get("trigger_id") or ""),
             team_id=_team(body),
             user_id=_user(body),
-            channel_id=(body.get("channel") or {}).get("id"),
+            channel_id=slack_id((body.get("channel") or {}).get("id")) or None,
             connector_id=connector,
             account_id=account,
             response_url=body.get("response_url"),
@@ -563,14 +564,13 @@ def register(app: App, modal: InstallModal) -> None:
 
 def _user(body: Mapping[str, Any]) -> str:
     user = body.get("user")
-    return str(user.get("id") or "") if isinstance(user, Mapping) else ""
+    return slack_id(user.get("id")) if isinstance(user, Mapping) else ""
 
 
 def _team(body: Mapping[str, Any]) -> str:
-    team = body.get("team")
-    if isinstance(team, Mapping) and team.get("id"):
-        return str(team["id"])
-    user = body.get("user")
-    if isinstance(user, Mapping) and user.get("team_id"):
-        return str(user["team_id"])
-    return str(body.get("team_id") or "")
+    team, user = body.get("team"), body.get("user")
+    if isinstance(team, Mapping) and slack_id(team.get("id")):
+        return slack_id(team.get("id"))
+    if isinstance(user, Mapping) and slack_id(user.get("team_id")):
+        return slack_id(user.get("team_id"))
+    return slack_id(body.get("team_id"))
