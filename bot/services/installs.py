@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import base64
 import logging
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -189,11 +190,15 @@ class InstallService:
         self.listener = listener
         self._grace = grace
         self._clock = clock
+        # Serialises "claim a row for a Cyclr call" against "give up on a row" in this process.
+        self._settling = threading.Lock()
+        self._in_flight: set[int] = set()  #: rows whose Cyclr call is under way in this process
 
     # -- submit and perform --------------------------------------------------------------------
 
     def submit(self, request: InstallRequest) -> tuple[InstallRecord, bool]:
         """Record the submission as PENDING; ``(existing, False)`` if it was already recorded."""
+        self._register_secrets(request)
         connector = request.connector
         record, created = self._store.begin_install(
             submission_key=request.submission_key,
@@ -212,17 +217,57 @@ class InstallService:
         return record, created
 
     def perform(self, record: InstallRecord, request: InstallRequest) -> InstallOutcome:
-        """Call Cyclr for a PENDING record and record the outcome (see the module docstring)."""
+        """Call Cyclr for a PENDING record and record the outcome (see the module docstring).
+
+        The row is claimed first: its ``updated_at`` becomes the time of the attempt (and
+        again the time an ambiguous answer came back), which is where the reconciliation
+        grace period starts, and this process's reconciler leaves it alone until the attempt
+        is over. A row settled meanwhile (the reconciler gave up on a job that waited in the
+        queue for longer than the grace period) is not installed.
+        """
+        claimed = self._claim(record, attempt=True)
+        if claimed is None:
+            current = self._store.get_install(record.id) or record
+            log.warning(
+                "install %s was settled (%s) before Cyclr was called; not calling it",
+                record.id,
+                current.state,
+            )
+            return InstallOutcome(current)
+        try:
+            return self._attempt(claimed, request)
+        finally:
+            with self._settling:
+                self._in_flight.discard(record.id)
+
+    def _claim(self, record: InstallRecord, *, attempt: bool = False) -> InstallRecord | None:
+        """Touch a PENDING row (restarting its grace period); None when it is final."""
+        with self._settling:
+            claimed = self._store.advance_state(
+                record.id, from_state=InstallState.PENDING, to_state=InstallState.PENDING
+            )
+            if claimed is not None and attempt:
+                self._in_flight.add(record.id)
+        return claimed
+
+    @staticmethod
+    def _register_secrets(request: InstallRequest) -> str | None:
+        """Mask the request's secrets in every log line from now on; its ``AuthValue``."""
         connector = request.connector
         auth_value = auth_value_for(connector, request.credentials)
         register_secret(auth_value)
         register_secret(request.credentials.api_key)
         register_secret(request.credentials.password)
-        method = connector.default_auth_method
         sensitive = {p.target_name for p in connector.properties if p.is_sensitive}
         for target, value in request.properties.items():
             if target in sensitive:
                 register_secret(value)
+        return auth_value
+
+    def _attempt(self, record: InstallRecord, request: InstallRequest) -> InstallOutcome:
+        connector = request.connector
+        auth_value = self._register_secrets(request)
+        method = connector.default_auth_method
         try:
             installed = self._cyclr.install_connector(
                 request.account_id,
@@ -239,6 +284,7 @@ class InstallService:
             return self._fail(record, "The bot could not reach Cyclr, so nothing was installed. Try again.")
         except CyclrTimeout as error:
             log.warning("install %s: no answer from Cyclr (%s); reconciling", record.id, type(error).__name__)
+            self._claim(record)  # Cyclr may still be working on it: the grace period starts now
             return InstallOutcome(self.reconcile(record, after_error=True))
         except CyclrServerError as error:
             # Cyclr answered, so it is not still working on it: settle now, found or not.
@@ -324,10 +370,14 @@ class InstallService:
     ) -> InstallRecord:
         """Settle a PENDING record from the account's installed connectors, by name.
 
-        Found: installed. Absent: failed once the grace period since the row was written is
-        over (Cyclr may still be working on a request that timed out), else left PENDING.
-        A Cyclr that cannot be asked leaves the row PENDING for the next pass. With ``reason``
-        (Cyclr answered with an error) an absent connector fails at once with that reason.
+        Found: installed. Absent: failed once the grace period since the row was last
+        touched (written, or claimed for the Cyclr call) is over, as Cyclr may still be working
+        on a request that timed out or is waiting in the queue; else left PENDING. A Cyclr that
+        cannot be asked leaves the row PENDING for the next pass. With ``reason`` (Cyclr
+        answered this attempt with an error) an absent connector fails at once with that reason.
+        A row whose Cyclr call is under way in this process, or that was claimed by an attempt
+        while the connectors were being listed, is left alone (``after_error``: the caller is
+        that attempt).
         """
         current = self._store.get_install(record.id)
         if current is None or current.state.is_final:
@@ -341,17 +391,30 @@ class InstallService:
             return current
         if found is not None:
             return self._installed(current, found)
-        if reason is not None:
-            return self._fail(current, reason).record
-        if self._clock() - current.created_at >= self._grace:
-            reason = (
-                "Cyclr did not confirm the install and the connector is not in the account,"
-                " so it was not installed. Try again."
+        if reason is None and self._clock() - current.updated_at < self._grace:
+            if after_error:
+                log.info("reconcile %s: not found yet; pending until the grace period ends", record.id)
+            return current
+        reason = reason or (
+            "Cyclr did not confirm the install and the connector is not in the account,"
+            " so it was not installed. Try again."
+        )
+        with self._settling:
+            latest = self._store.get_install(record.id)
+            if (
+                latest is None
+                or latest.state.is_final
+                or latest.updated_at != current.updated_at  # claimed for an attempt meanwhile
+                or (not after_error and record.id in self._in_flight)  # its attempt is under way
+            ):
+                return latest or current
+            updated = self._store.finish_install(
+                record.id, InstallState.FAILED, reason=reason, only_if_pending=True
             )
-            return self._fail(current, reason).record
-        if after_error:
-            log.info("reconcile %s: not found yet; pending until the grace period ends", record.id)
-        return current
+        if updated is None:
+            return self._store.get_install(record.id) or current
+        self._notify(updated)
+        return updated
 
     def reconcile_pending(self, *, older_than: timedelta = timedelta(0)) -> list[InstallRecord]:
         """Reconcile every PENDING row last touched before ``now - older_than``."""
@@ -380,7 +443,17 @@ class InstallService:
             record.id, state, account_connector_id=installed.id, only_if_pending=True
         )
         if updated is None:  # another replica settled it first
-            return self._store.get_install(record.id) or record
+            current = self._store.get_install(record.id) or record
+            if current.state is not InstallState.FAILED:
+                return current
+            # Given up on (by a replica whose grace ran out) while Cyclr was installing it: the
+            # connector is there, so the row and the requester's messages must say so.
+            log.warning("install %s was recorded as failed but Cyclr installed it; correcting", record.id)
+            updated = self._store.finish_install(
+                record.id, state, account_connector_id=installed.id, reason=""
+            )
+            if updated is None:
+                return current
         self._notify(updated)
         return updated
 

@@ -28,6 +28,28 @@ __all__ = ["SlackMessenger", "ViewChanged"]
 
 log = logging.getLogger(__name__)
 
+#: How many times the messages of one install are tried when Slack keeps refusing them for a
+#: while (still rate limited after slack_sdk's own retries, a 5xx, no connection), and the
+#: longest pause between two tries. The requester must hear the outcome in the end.
+SYNC_ATTEMPTS = 6
+SYNC_MAX_DELAY = 60.0
+
+
+def _transient_delay(error: Exception, attempt: int) -> float | None:
+    """Seconds to wait before trying ``error``'s Slack call again; None when it will not pass."""
+    backoff = min(SYNC_MAX_DELAY, 2.0 ** (attempt - 1))
+    if isinstance(error, SlackApiError):
+        status = getattr(error.response, "status_code", 200)
+        if status == 429 or error.response.get("error") == "ratelimited":
+            headers = getattr(error.response, "headers", None) or {}
+            retry_after = headers.get("Retry-After") or headers.get("retry-after")
+            try:
+                return min(SYNC_MAX_DELAY, max(float(retry_after), 1.0)) if retry_after else backoff
+            except ValueError:
+                return backoff
+        return backoff if status >= 500 else None
+    return backoff  # OSError: the connection failed (slack_sdk raises urllib's URLError)
+
 
 class ViewChanged(Exception):
     """``views.update`` with a ``hash`` met a view that was changed meanwhile."""
@@ -51,14 +73,51 @@ class SlackMessenger:
 
     def install_changed(self, record: InstallRecord, *, duplicate_name: bool = False) -> None:
         """Queue an update of the install's messages (never blocks the caller on Slack)."""
-        try:
-            self.services.jobs.submit("install-messages", self.sync_install_messages, record.id)
-        except JobRejected:
-            log.warning("job queue full: updating the messages of install %s inline", record.id)
-            self.sync_install_messages(record.id)
+        self._sync_again(record.id, 1)
 
-    def sync_install_messages(self, install_id: int) -> None:
-        """Bring the team notification and the requester's DM in line with the stored row."""
+    def sync_install_messages(self, install_id: int, *, attempt: int = 1) -> None:
+        """Bring the team notification and the requester's DM in line with the stored row.
+
+        When Slack refuses for a while (rate limited beyond slack_sdk's retries, a 5xx, no
+        connection), the whole sync is queued again after a pause, up to
+        :data:`SYNC_ATTEMPTS` times: it re-reads the row and reuses the stored message ts, so
+        a repeat updates what was already posted instead of posting it twice.
+        """
+        try:
+            self._sync_install_messages(install_id)
+        except (SlackApiError, OSError) as error:
+            delay = _transient_delay(error, attempt)
+            if delay is None or attempt >= SYNC_ATTEMPTS:
+                raise
+            log.warning(
+                "messages of install %s not sent (%s); trying again in %.0f s",
+                install_id,
+                type(error).__name__,
+                delay,
+            )
+            self._later(delay, install_id, attempt + 1)
+
+    def _sync_again(self, install_id: int, attempt: int) -> None:
+        """Queue a sync. A full queue is tried again on a timer: the caller may be answering a
+        Slack request (a submission is recorded, and told, before its ack), so it must never
+        wait on Slack here."""
+        try:
+            self.services.jobs.submit(
+                "install-messages", self.sync_install_messages, install_id, attempt=attempt
+            )
+        except JobRejected:
+            if attempt >= SYNC_ATTEMPTS:
+                log.warning("messages of install %s not sent: the job queue stayed full", install_id)
+                return
+            log.warning("job queue full: the messages of install %s wait for a free slot", install_id)
+            self._later(min(SYNC_MAX_DELAY, 2.0**attempt), install_id, attempt + 1)
+
+    def _later(self, delay: float, install_id: int, attempt: int) -> None:
+        timer = threading.Timer(delay, self._sync_again, args=(install_id, attempt))
+        timer.daemon = True
+        timer.start()
+
+    def _sync_install_messages(self, install_id: int) -> None:
         with self._lock_for(install_id):
             record = self.services.store.get_install(install_id)
             if record is None:
