@@ -133,6 +133,9 @@ class Maintenance:
                 )
                 if settled:
                     log.info("reconciled %d pending install(s)", len(settled))
+                retold = services.installs.retell(older_than=timedelta(0) if first else timedelta(seconds=5))
+                if retold:
+                    log.info("re-sent the messages of %d install(s)", retold)
             except Exception:
                 log.warning("maintenance pass failed; will try again", exc_info=True)
             first = False

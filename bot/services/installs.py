@@ -268,6 +268,22 @@ class InstallService:
         connector = request.connector
         auth_value = self._register_secrets(request)
         method = connector.default_auth_method
+        # The name must be free before the POST: then a connector found by that name after a
+        # lost answer is this install's, never one that was there already.
+        try:
+            taken = self._find_by_name(request.account_id, record.name)
+        except CyclrConnectError:
+            return self._fail(record, "The bot could not reach Cyclr, so nothing was installed. Try again.")
+        except CyclrError as error:
+            return self._fail(
+                record, f"Cyclr did not answer ({error.user_message}), so nothing was installed. Try again."
+            )
+        if taken is not None:
+            return self._fail(
+                record, f"Account connector name '{record.name}' is in use.", duplicate_name=True
+            )
+        if self._store.mark_attempted(record.id) is None:  # settled meanwhile: do not install
+            return InstallOutcome(self._store.get_install(record.id) or record)
         try:
             installed = self._cyclr.install_connector(
                 request.account_id,
@@ -382,23 +398,28 @@ class InstallService:
         current = self._store.get_install(record.id)
         if current is None or current.state.is_final:
             return current or record
-        try:
-            found = self._find_by_name(current.account_id, current.name)
-        except CyclrError as error:
-            log.warning(
-                "reconcile %s: Cyclr not available (%s); will try again", record.id, type(error).__name__
+        found: AccountConnector | None = None
+        if current.attempted_at is None:  # Cyclr was never asked: nothing to look for
+            default_reason = "The bot stopped before it asked Cyclr, so nothing was installed. Try again."
+        else:
+            default_reason = (
+                "Cyclr did not confirm the install and the connector is not in the account,"
+                " so it was not installed. Try again."
             )
-            return current
+            try:
+                found = self._find_by_name(current.account_id, current.name)
+            except CyclrError as error:
+                log.warning(
+                    "reconcile %s: Cyclr not available (%s); will try again", record.id, type(error).__name__
+                )
+                return current
         if found is not None:
             return self._installed(current, found)
         if reason is None and self._clock() - current.updated_at < self._grace:
             if after_error:
                 log.info("reconcile %s: not found yet; pending until the grace period ends", record.id)
             return current
-        reason = reason or (
-            "Cyclr did not confirm the install and the connector is not in the account,"
-            " so it was not installed. Try again."
-        )
+        reason = reason or default_reason
         with self._settling:
             latest = self._store.get_install(record.id)
             if (
@@ -415,6 +436,17 @@ class InstallService:
             return self._store.get_install(record.id) or current
         self._notify(updated)
         return updated
+
+    def retell(self, *, older_than: timedelta = timedelta(seconds=5)) -> int:
+        """Tell the listener again about rows whose messages lag behind their state.
+
+        Messages are sent by jobs in memory; a bot stopped between recording an outcome and
+        telling it leaves such rows, and the next start (or pass) tells them.
+        """
+        rows = self._store.installs_not_told(older_than=older_than)
+        for row in rows:
+            self._notify(row)
+        return len(rows)
 
     def reconcile_pending(self, *, older_than: timedelta = timedelta(0)) -> list[InstallRecord]:
         """Reconcile every PENDING row last touched before ``now - older_than``."""

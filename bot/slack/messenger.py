@@ -126,6 +126,7 @@ class SlackMessenger:
             self._sync_notification(record, account_name)
             if record.state is not InstallState.PENDING:
                 self._sync_dm(record, account_name)
+            self.services.store.mark_told(record.id, record.state)
 
     def _sync_notification(self, record: InstallRecord, account_name: str) -> None:
         channel = record.notify_channel or self.services.settings.notify_channel

@@ -50,6 +50,8 @@ class InstallRecord:
     dm_channel: str | None = None
     dm_ts: str | None = None
     uninstalled_by: str | None = None
+    attempted_at: datetime | None = None
+    told_state: str | None = None
 
     @property
     def needs_authorisation(self) -> bool:

@@ -171,6 +171,51 @@ class Store:
             ).rowcount
         return self.get_install(install_id) if changed else None
 
+    def mark_attempted(self, install_id: int) -> InstallRecord | None:
+        """Record that Cyclr is about to be asked (still PENDING); None when it is final already.
+
+        Reconciliation looks for the connector by name only for rows marked so: a row never
+        attempted cannot have installed anything, whatever the account holds under that name.
+        """
+        now = self._clock()
+        with self.engine.begin() as conn:
+            changed = conn.execute(
+                update(tables.installs)
+                .where(
+                    tables.installs.c.id == install_id, tables.installs.c.state == InstallState.PENDING.value
+                )
+                .values(attempted_at=now, updated_at=now)
+            ).rowcount
+        return self.get_install(install_id) if changed else None
+
+    def mark_told(self, install_id: int, state: InstallState) -> None:
+        """The DM and team notification now show ``state``."""
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(tables.installs)
+                .where(tables.installs.c.id == install_id)
+                .values(told_state=state.value)
+            )
+
+    def installs_not_told(
+        self, *, older_than: timedelta, within: timedelta = timedelta(days=1)
+    ) -> list[InstallRecord]:
+        """Rows whose messages lag behind their state (e.g. the bot stopped in between)."""
+        c = tables.installs.c
+        now = self._clock()
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(tables.installs)
+                .where(
+                    (c.told_state.is_(None)) | (c.told_state != c.state),
+                    c.updated_at <= now - older_than,
+                    c.updated_at >= now - within,
+                )
+                .order_by(c.id)
+                .limit(200)
+            ).all()
+        return [_install(row) for row in rows]
+
     def mark_uninstalled(self, install_id: int, *, by: str) -> InstallRecord | None:
         with self.engine.begin() as conn:
             conn.execute(
@@ -443,6 +488,8 @@ def _install(row: Row[Any]) -> InstallRecord:
         dm_channel=row.dm_channel,
         dm_ts=row.dm_ts,
         uninstalled_by=row.uninstalled_by,
+        attempted_at=_aware(row.attempted_at),
+        told_state=row.told_state,
     )
 
 

@@ -41,6 +41,8 @@ installs = Table(
     Column("dm_channel", String(32)),
     Column("dm_ts", String(32)),
     Column("uninstalled_by", String(32)),
+    Column("attempted_at", DateTime(timezone=True)),  # the install POST is about to be sent
+    Column("told_state", String(16)),  # the state the DM and team notification last showed
     UniqueConstraint("submission_key", name="uq_cyclr_installs_submission_key"),
 )
 Index("ix_cyclr_installs_team_created", installs.c.team_id, installs.c.created_at)

@@ -49,6 +49,7 @@ def test_pending_row_from_a_crash_is_reconciled_at_start_and_the_user_told(tmp_p
             auth_kind=AuthKind.OAUTH,
             name="HubSpot EU",
         )
+        bot.services.store.mark_attempted(record.id)  # it got as far as asking Cyclr
         installed = bot.services.cyclr.install_connector(account, hubspot["Id"], name="HubSpot EU")
         maintenance = Maintenance(bot.services, every=60).start()
         try:

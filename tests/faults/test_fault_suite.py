@@ -379,11 +379,6 @@ def test_an_install_waiting_past_the_grace_period_is_never_lost(tmp_path: Path) 
         assert first is not None and first.state in A.INSTALLED_STATES, result.summary()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG (bot/services/installs.py, reconcile by name): after a timeout, a connector that"
-    " already had the name is taken for the one this install made",
-)
 def test_a_lost_install_under_a_name_already_in_use_is_not_reported_installed(tmp_path: Path) -> None:
     """The default name is the connector's name, so installing Webhook twice reuses "Webhook".
     Cyclr refuses the second (400: name in use); when the request is lost on the way instead,
@@ -757,18 +752,12 @@ def test_kill_restart_no_install_made_twice_or_lost(killed_run: Run) -> None:
         assert not killed_run.audit.of(category), killed_run.report()
 
 
-def test_kill_restart_requester_and_team_told_unless_stranded_by_a_kill(killed_run: Run) -> None:
-    """Everyone is told, except the rows of the known bug below (asserted there)."""
-    stranded = set(killed_run.figures["stranded"])
+def test_kill_restart_requester_and_team_told(killed_run: Run) -> None:
+    """Everyone is told, including about outcomes recorded just before a kill."""
     for category in (A.NOT_TOLD, A.TEAM_NOT_TOLD):
-        assert names_in(killed_run.audit.of(category)) <= stranded, killed_run.report()
+        assert not killed_run.audit.of(category), killed_run.report()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG (bot/slack/messenger.py + bot/runtime.py + bot/store): DMs and team notifications are"
-    " in-memory jobs; an outcome recorded just before a crash is never told after the restart",
-)
 def test_kill_restart_outcome_recorded_just_before_a_kill_is_told_after_restart(killed_run: Run) -> None:
     stranded = set(killed_run.figures["stranded"])
     assert stranded  # see test_kill_restart_kills_landed_at_every_stage
@@ -802,11 +791,6 @@ def test_kill_restart_nothing_posted_twice_except_in_flight_at_a_kill(killed_run
     ), killed_run.report()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG (bot/slack/messenger.py + bot/runtime.py + bot/store): messages for an install are"
-    " in-memory jobs, and nothing re-sends them after a restart",
-)
 def test_outcome_recorded_just_before_a_crash_is_told_after_the_restart(tmp_path: Path) -> None:
     """The minimal reproduction: what a bot killed right after recording an outcome leaves
     behind (a final row, no DM, no final team notification), then a fresh start."""
@@ -880,13 +864,9 @@ def test_soak_300_installs_with_cyclr_and_slack_faults(tmp_path: Path, captured_
 def test_soak_nine_kills_and_restarts(tmp_path: Path) -> None:
     run = kill_run(tmp_path, rounds=9, per_round=20, seed=SEED + 2, settle_timeout=120)
     assert all(s.recorded for s in run.submissions), run.report()
-    stranded = set(run.figures["stranded"])
     for category in A.CATEGORIES:
-        problems = run.audit.of(category)
-        if category in (A.NOT_TOLD, A.TEAM_NOT_TOLD):  # the known bug: see the xfail above
-            assert names_in(problems) <= stranded, run.report()
-        elif category not in (A.EXTRA_DM, A.TEAM_TWICE):  # judged with the kill times below
-            assert not problems, run.report()
+        if category not in (A.EXTRA_DM, A.TEAM_TWICE):  # judged with the kill times below
+            assert not run.audit.of(category), run.report()
     kills = [k["at"] for k in run.figures["kills"]]
     stored = {(r.notify_channel, r.notify_ts) for r in run.rows} | {(r.dm_channel, r.dm_ts) for r in run.rows}
     for call in run.posts:

@@ -189,11 +189,12 @@ def test_dropped_before_reaching_cyclr_stays_pending_then_fails_after_grace(
 
 
 def test_crash_between_row_and_answer_is_reconciled_at_start_up(
-    cyclr_sandbox: CyclrSandbox, client: CyclrClient, service: InstallService
+    cyclr_sandbox: CyclrSandbox, client: CyclrClient, service: InstallService, service_store: Store
 ) -> None:
     request = request_for(cyclr_sandbox, "HubSpot", install_name="HubSpot (EU)")
     record, _ = service.submit(request)
     # The "crashed" process got as far as Cyclr but never recorded the answer.
+    service_store.mark_attempted(record.id)
     installed = client.install_connector(
         cyclr_sandbox.default_account_id, request.connector.id, name="HubSpot (EU)"
     )
