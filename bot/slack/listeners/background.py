@@ -16,7 +16,7 @@ from bot.slack import blocks
 from bot.slack.listeners.errors import user_job
 from bot.slack.messenger import SlackMessenger
 
-__all__ = ["BUSY", "run_later"]
+__all__ = ["BUSY", "Surface", "run_later"]
 
 log = logging.getLogger(__name__)
 
@@ -51,3 +51,35 @@ def run_later(
     except Exception:
         log.exception("could not tell the user that %s was refused", name)
     return False
+
+
+class Surface:
+    """What every group of listeners holds: the services and the messenger."""
+
+    def __init__(self, services: Services, messenger: SlackMessenger) -> None:
+        self.services = services
+        self.messenger = messenger
+
+    @property
+    def sandbox(self) -> bool:
+        return self.services.sandbox
+
+    def later(
+        self,
+        name: str,
+        fn: Callable[[], None],
+        *,
+        response_url: str | None = None,
+        user_id: str | None = None,
+        channel_id: str | None = None,
+    ) -> bool:
+        """:func:`run_later` with this surface's services and messenger."""
+        return run_later(
+            self.services,
+            self.messenger,
+            name,
+            fn,
+            response_url=response_url,
+            user_id=user_id,
+            channel_id=channel_id,
+        )

@@ -19,7 +19,7 @@ from bot.jobs import JobRejected
 from bot.services.container import Services
 from bot.slack import blocks
 from bot.slack.ids import slack_id
-from bot.slack.listeners.background import BUSY
+from bot.slack.listeners.background import BUSY, Surface
 from bot.slack.listeners.connectors import ConnectorActions
 from bot.slack.listeners.errors import user_job
 from bot.slack.listeners.install import InstallModal
@@ -45,14 +45,13 @@ class CommandContext:
     bound: bool
 
 
-class CyclrCommand:
+class CyclrCommand(Surface):
     """Routes a parsed ``/cyclr`` to its subcommand."""
 
     def __init__(
         self, services: Services, messenger: SlackMessenger, modal: InstallModal, connectors: ConnectorActions
     ) -> None:
-        self.services = services
-        self.messenger = messenger
+        super().__init__(services, messenger)
         self.modal = modal
         self.connectors = connectors
         self._routes: dict[str, Callable[[CommandContext, Ack, WebClient], None]] = {
@@ -66,10 +65,6 @@ class CyclrCommand:
             "account": self.account,
             "history": self.history,
         }
-
-    @property
-    def sandbox(self) -> bool:
-        return self.services.sandbox
 
     def handle(self, ack: Ack, body: dict[str, Any], client: WebClient) -> None:
         command = parse_command(str(body.get("text") or ""))

@@ -16,27 +16,17 @@ from slack_bolt import Ack, App
 
 from bot.cyclr.errors import CyclrError, CyclrNotFound
 from bot.cyclr.models import AccountConnector, AuthKind
-from bot.services.container import Services
 from bot.slack import blocks
 from bot.slack.ids import AUTHORISE, NEW_LINK, OPEN_LINK, UNINSTALL, decode_value, encode_value
-from bot.slack.listeners.background import run_later
-from bot.slack.messenger import SlackMessenger
+from bot.slack.listeners.background import Surface
 
 __all__ = ["ConnectorActions", "register"]
 
 log = logging.getLogger(__name__)
 
 
-class ConnectorActions:
+class ConnectorActions(Surface):
     """Authorise and uninstall installed connectors."""
-
-    def __init__(self, services: Services, messenger: SlackMessenger) -> None:
-        self.services = services
-        self.messenger = messenger
-
-    @property
-    def sandbox(self) -> bool:
-        return self.services.sandbox
 
     # -- links -----------------------------------------------------------------------------------
 
@@ -299,14 +289,7 @@ def register(app: App, actions: ConnectorActions) -> None:
     def background(name: str, body: dict[str, Any], fn: Callable[[], None]) -> None:
         user = body.get("user")
         user_id = user.get("id") if isinstance(user, dict) else None
-        run_later(
-            actions.services,
-            actions.messenger,
-            name,
-            fn,
-            response_url=body.get("response_url"),
-            user_id=user_id,
-        )
+        actions.later(name, fn, response_url=body.get("response_url"), user_id=user_id)
 
     @app.action(AUTHORISE)
     def authorise(ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:

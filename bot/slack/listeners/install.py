@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,7 +21,6 @@ from bot.cyclr.errors import CyclrError
 from bot.cyclr.models import Account, Connector
 from bot.jobs import JobRejected
 from bot.services.catalogue import Catalogue
-from bot.services.container import Services
 from bot.services.installs import Credentials, InstallRequest, validate_install
 from bot.slack import blocks
 from bot.slack.ids import (
@@ -41,9 +40,9 @@ from bot.slack.ids import (
     decode_value,
     slack_id,
 )
-from bot.slack.listeners.background import run_later
+from bot.slack.listeners.background import Surface
 from bot.slack.listeners.errors import user_job
-from bot.slack.messenger import SlackMessenger, ViewChanged
+from bot.slack.messenger import ViewChanged
 from bot.store import InstallRecord
 
 __all__ = ["InstallModal", "register"]
@@ -122,16 +121,8 @@ def _input(values: Mapping[str, Mapping[str, Any]], block_id: str) -> str | None
     return str(value) if isinstance(value, str | int) else None
 
 
-class InstallModal:
+class InstallModal(Surface):
     """The install modal's behaviour, shared by the command, buttons, shortcut and App Home."""
-
-    def __init__(self, services: Services, messenger: SlackMessenger) -> None:
-        self.services = services
-        self.messenger = messenger
-
-    @property
-    def sandbox(self) -> bool:
-        return self.services.sandbox
 
     # -- opening -------------------------------------------------------------------------------
 
@@ -182,7 +173,7 @@ class InstallModal:
         opened = response.get("view") or {}
         self.services.catalogue.prime(account_id)
         if wanted and catalogue is None:
-            self._submit_job(
+            self.later(
                 "modal-preselect",
                 lambda: self._preselect(
                     str(opened.get("id")),
@@ -475,25 +466,6 @@ class InstallModal:
             time.sleep(0.3)
             self.messenger.update_view(view_id, view)
 
-    def _submit_job(
-        self,
-        name: str,
-        fn: Callable[[], None],
-        *,
-        user_id: str | None,
-        channel_id: str | None,
-        response_url: str | None = None,
-    ) -> None:
-        run_later(
-            self.services,
-            self.messenger,
-            name,
-            fn,
-            user_id=user_id,
-            channel_id=channel_id,
-            response_url=response_url,
-        )
-
 
 def _plain_error(error: Exception) -> str:
     if isinstance(error, CyclrError):
@@ -517,9 +489,7 @@ def register(app: App, modal: InstallModal) -> None:
     @app.block_action(CONNECTOR)
     def connector_chosen(ack: Ack, body: dict[str, Any]) -> None:
         view = body.get("view") or {}
-        modal._submit_job(
-            "modal-fields", lambda: modal.connector_chosen(view), user_id=_user(body) or None, channel_id=None
-        )
+        modal.later("modal-fields", lambda: modal.connector_chosen(view), user_id=_user(body) or None)
         ack()
 
     @app.block_action(ACCOUNT)
