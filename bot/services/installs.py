@@ -5,14 +5,18 @@ The flow for one modal submission:
 1. :func:`validate_install` answers field errors without touching the network.
 2. :meth:`InstallService.submit` writes a PENDING row keyed by the submission key (the
    modal's view id). A second submit of the same view finds that row and installs nothing.
-3. :meth:`InstallService.perform` calls Cyclr once. A definite answer sets the final state.
-   An ambiguous one (read timeout, dropped connection, 5xx) is reconciled against the
-   account's installed connectors by name: found means installed; absent after the grace
-   period means failed. Rows left PENDING by a crash are reconciled at start-up and on a
-   timer by :meth:`InstallService.reconcile_pending`.
+3. :meth:`InstallService.perform` checks that the name is free in the account (a taken
+   name fails as Cyclr would), marks the row attempted, and POSTs the install once. A
+   definite answer sets the final state. An ambiguous one (read timeout, dropped
+   connection, 5xx) is reconciled against the account's installed connectors by name:
+   found means installed (the name was free just before, so it is this install's); absent
+   after the grace period means failed. Rows left PENDING by a crash are reconciled at
+   start-up and on a timer by :meth:`InstallService.reconcile_pending`; a row never marked
+   attempted cannot have installed anything and is failed without a search.
 
 Every state change is reported to the :class:`InstallListener` (the Slack layer), which
-updates the requester's DM and the team notification.
+updates the requester's DM and the team notification; :meth:`InstallService.retell` repeats
+that for rows whose messages lag behind (the bot stopped in between).
 """
 
 from __future__ import annotations
