@@ -59,7 +59,7 @@ def load_settings(args: argparse.Namespace, environ: dict[str, str] | None = Non
     return Settings.from_env(environ, mode=mode, sandbox=bool(getattr(args, "sandbox", False)))
 
 
-def _strip_slack_client_vars() -> None:
+def _hide_from_bolt() -> None:
     """Keep what Bolt would read by itself out of its sight once the settings hold it.
 
     With SLACK_CLIENT_ID/SECRET, Bolt switches to OAuth with file storage; with
@@ -87,7 +87,7 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int
         register_secret(secret)
     for warning in settings.warnings:
         log.warning("%s", warning)
-    _strip_slack_client_vars()
+    _hide_from_bolt()
 
     if args.command == "check":
         return run_checks(settings, out=out)

@@ -12,7 +12,7 @@ import string
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 __all__ = ["ConfigError", "DEFAULT_DATABASE_URL", "Settings", "normalise_database_url"]
 
@@ -98,8 +98,6 @@ class Settings:
 
     def return_url_for(self, *, team_id: str, channel_id: str | None) -> str:
         """Where Cyclr sends the browser after signing in, when the bot has no public URL."""
-        from urllib.parse import quote
-
         return self.return_url.format(
             team_id=quote(team_id, safe=""), channel_id=quote(channel_id or "", safe="")
         )

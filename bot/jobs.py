@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextvars
 import logging
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import ParamSpec, TypeVar
@@ -83,8 +84,6 @@ class JobRunner:
 
     def wait_idle(self, timeout: float = 10.0) -> bool:
         """Block until no job is pending (tests and graceful shutdown); True if idle."""
-        import time
-
         deadline = time.monotonic() + timeout
         while self._pending and time.monotonic() < deadline:
             time.sleep(0.01)
