@@ -32,6 +32,10 @@ log = logging.getLogger(__name__)
 #: How often pending installs are reconciled, and how old a row must be first.
 RECONCILE_EVERY = 60.0
 RECONCILE_AFTER = timedelta(seconds=30)
+#: The urgent lane (``views.open`` after an ack): each call takes milliseconds, so a few
+#: threads keep up with a burst; a backlog this deep would outlast the 3-s triggers anyway.
+URGENT_WORKERS = 8
+URGENT_BACKLOG = 200
 
 
 def start_sandbox(settings: Settings) -> tuple[Settings, Any]:
@@ -101,6 +105,7 @@ def build_services(
         installs=installs,
         links=LinkService(cyclr, settings, store, installs),
         jobs=JobRunner(workers=settings.workers),
+        urgent=JobRunner(workers=URGENT_WORKERS, max_pending=URGENT_BACKLOG, name="cyclr-urgent"),
     )
 
 

@@ -28,6 +28,13 @@ class Services:
     installs: InstallService
     links: LinkService
     jobs: JobRunner
+    #: A separate small lane for calls Slack must get within seconds of the ack (``views.open``
+    #: with its 3-s trigger): they never wait behind installs in :attr:`jobs`.
+    urgent: JobRunner
+
+    def wait_idle(self, timeout: float = 10.0) -> bool:
+        """Block until neither runner has work (tests and shutdown); True if both are idle."""
+        return self.urgent.wait_idle(timeout) and self.jobs.wait_idle(timeout)
 
     @property
     def sandbox(self) -> bool:
@@ -35,6 +42,7 @@ class Services:
 
     def close(self) -> None:
         self.links.watcher.stop()
+        self.urgent.shutdown(wait=False)
         self.jobs.shutdown(wait=False)
         self.cyclr.close()
         self.store.close()

@@ -36,6 +36,7 @@ class Bot:
         self.slack = slack
         self.url = url
         self.http = requests.Session()
+        self.last_trigger = ""  #: the trigger id of the last command or action sent
 
     # -- raw requests ------------------------------------------------------------------------------
 
@@ -48,11 +49,13 @@ class Bot:
     def command(self, text: str, **fields: Any) -> requests.Response:
         fields.setdefault("response_url", self.slack.response_url())
         fields.setdefault("trigger_id", self.slack.new_trigger_id(fields.get("user_id", sr.DEFAULT_USER_ID)))
+        self.last_trigger = fields["trigger_id"]
         return self.post(sr.slash_command_request(text, **fields))
 
     def action(self, action_id: str, **kw: Any) -> requests.Response:
         kw.setdefault("trigger_id", self.slack.new_trigger_id(kw.get("user_id", sr.DEFAULT_USER_ID)))
         kw.setdefault("response_url", self.slack.response_url())
+        self.last_trigger = kw["trigger_id"]
         return self.post(sr.block_actions_request(action_id, **kw))
 
     def options(
@@ -74,14 +77,17 @@ class Bot:
 
     # -- reading the stand-ins ---------------------------------------------------------------------
 
-    def opened_view(self, index: int = -1) -> dict[str, Any]:
-        """The view the bot opened (views.open), as it now is in the stand-in."""
-        call = self.slack.wait_for("views.open", count=1)[index]
+    def opened_view(self, trigger_id: str | None = None) -> dict[str, Any]:
+        """The view the bot opened with ``trigger_id`` (default: the last command's or action's),
+        as it now is in the stand-in. The bot opens it just after its ack, so this waits."""
+        trigger = trigger_id or self.last_trigger
+        call = self.slack.wait_for("views.open", predicate=lambda c: c.args["trigger_id"] == trigger)[0]
+        assert call.ok, call.summary()
         view_id = call.response["view"]["id"]
         return self.slack.view(view_id)
 
     def wait_idle(self) -> None:
-        assert self.services.jobs.wait_idle(15), "background jobs did not finish"
+        assert self.services.wait_idle(15), "background jobs did not finish"
 
     def response_texts(self, url_name: str) -> list[str]:
         return [json.dumps(c.args) for c in self.slack.response_posts(url_name)]
@@ -126,7 +132,7 @@ def running_bot(tmp_path: Path, *, public: bool = False, **overrides: Any) -> It
         yield bot
     finally:
         server.shutdown()
-        services.jobs.wait_idle(10)
+        services.wait_idle(10)
         services.close()
         slack.close()
         sandbox.stop()

@@ -243,7 +243,7 @@ def socket_bot(tmp_path: Path, slack: SlackStandin) -> Iterator[SocketModeHandle
             # Takes up to the SDK's 3 s receive timeout: disconnect waits for the reader's lock.
             handler.close()  # type: ignore[no-untyped-call]
     finally:
-        services.jobs.wait_idle(10)
+        services.wait_idle(10)
         services.close()
         sandbox.stop()
 

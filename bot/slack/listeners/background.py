@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from bot.jobs import JobRejected
+from bot.jobs import JobRejected, JobRunner
 from bot.services.container import Services
 from bot.slack import blocks
 from bot.slack.listeners.errors import user_job
@@ -32,10 +32,12 @@ def run_later(
     response_url: str | None = None,
     user_id: str | None = None,
     channel_id: str | None = None,
+    runner: JobRunner | None = None,
 ) -> bool:
-    """Queue ``fn`` as a job that tells the user about its own failure; False if refused."""
+    """Queue ``fn`` (on ``runner``, default the job runner) as a job that tells the user about
+    its own failure; False if refused."""
     try:
-        services.jobs.submit(
+        (runner or services.jobs).submit(
             name, user_job(messenger, fn, response_url=response_url, user_id=user_id, channel_id=channel_id)
         )
         return True
@@ -72,8 +74,10 @@ class Surface:
         response_url: str | None = None,
         user_id: str | None = None,
         channel_id: str | None = None,
+        urgent: bool = False,
     ) -> bool:
-        """:func:`run_later` with this surface's services and messenger."""
+        """:func:`run_later` with this surface's services and messenger; ``urgent`` work runs on
+        :attr:`Services.urgent`, which no install can hold up."""
         return run_later(
             self.services,
             self.messenger,

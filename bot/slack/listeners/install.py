@@ -139,7 +139,43 @@ class InstallModal(Surface):
         account_id: str | None = None,
         response_url: str | None = None,
     ) -> None:
-        """Open the modal now (the trigger lives 3 s); fill in what needs Cyclr afterwards."""
+        """Open the modal just after the ack, on the urgent lane (the trigger lives 3 s).
+
+        Slack gets its ack without waiting for ``views.open``; whatever needs Cyclr is filled
+        in later by a job. A failure or a full lane reaches the user like a job's does.
+        """
+        self.later(
+            "modal-open",
+            lambda: self._open_now(
+                client,
+                trigger_id=trigger_id,
+                team_id=team_id,
+                user_id=user_id,
+                channel_id=channel_id,
+                query=query,
+                connector_id=connector_id,
+                account_id=account_id,
+                response_url=response_url,
+            ),
+            response_url=response_url,
+            user_id=user_id,
+            channel_id=channel_id,
+            urgent=True,
+        )
+
+    def _open_now(
+        self,
+        client: WebClient,
+        *,
+        trigger_id: str,
+        team_id: str,
+        user_id: str,
+        channel_id: str | None,
+        query: str | None,
+        connector_id: str | int | None,
+        account_id: str | None,
+        response_url: str | None,
+    ) -> None:
         account_id = (
             account_id or self.services.accounts.for_channel(team_id=team_id, channel_id=channel_id)[0]
         )
