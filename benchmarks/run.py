@@ -44,7 +44,7 @@ from types import FrameType
 from typing import Any
 
 from benchmarks import search_bench
-from benchmarks.load import Sample, Target, burst, closed_loop
+from benchmarks.load import LoadGenerator, Sample, Target, closed_loop
 from benchmarks.procs import Memory, ServerProcess, free_port
 from benchmarks.report import Report, load_average, machine_info, print_report, write_docs
 from bot.cyclr.sandbox import CyclrSandbox
@@ -168,9 +168,16 @@ class Driver:
     """Sends one app signed requests and reads what it did from the two stand-ins."""
 
     def __init__(
-        self, run: AppRun, server: ServerProcess, sandbox: CyclrSandbox, slack: SlackStandin, config: Config
+        self,
+        run: AppRun,
+        server: ServerProcess,
+        sandbox: CyclrSandbox,
+        slack: SlackStandin,
+        config: Config,
+        load: LoadGenerator,
     ) -> None:
         self.run = run
+        self.load = load
         self.server = server
         self.sandbox = sandbox
         self.slack = slack
@@ -241,7 +248,8 @@ class Driver:
     def warm_up(self) -> None:
         """One command and one options request; keeps the opened modal as the payload template."""
         since = len(self.slack.calls())
-        sample = burst(self.target, [self._command(DEFAULT_USER_ID)], timeout=self.config.timeout)[0]
+        command = self._command(DEFAULT_USER_ID)
+        sample = self.load.burst(self.target, [command], timeout=self.config.timeout)[0]
         self.settle(lambda: self._views_open_calls(since) >= 1)
         opened = self._opened_views(since)
         if DEFAULT_USER_ID not in opened:
@@ -270,7 +278,8 @@ class Driver:
             self.slack.add_user(user)
 
         since = len(self.slack.calls())
-        phase.commands = burst(self.target, [self._command(u) for u in users], timeout=self.config.timeout)
+        commands = [self._command(u) for u in users]
+        phase.commands = self.load.burst(self.target, commands, timeout=self.config.timeout)
         self.settle(lambda: self._views_open_calls(since) >= concurrency)
         opened = self._opened_views(since)
         phase.modals_opened = len(opened)
@@ -286,7 +295,7 @@ class Driver:
                 "name": name,
             }
             requests.append(sr.view_submission_request(sr.view_payload(view, values=values), user_id=user))
-        phase.submissions = burst(self.target, requests, timeout=self.config.timeout)
+        phase.submissions = self.load.burst(self.target, requests, timeout=self.config.timeout)
         self.settle(lambda: len(self._dms(since)) >= concurrency)
         dms = self._dms(since)
         for name, sample in zip(names, phase.submissions, strict=True):
@@ -307,8 +316,10 @@ class Driver:
         return found
 
 
-def run_app(key: str, config: Config, workdir: Path, log: Callable[[str], None]) -> AppRun:
-    """Start one app against fresh stand-ins, run every phase, stop it."""
+def run_app(
+    key: str, config: Config, workdir: Path, log: Callable[[str], None], load: LoadGenerator
+) -> AppRun:
+    """Start one app against fresh stand-ins, run every phase (bursts sent by ``load``), stop it."""
     run = AppRun(key, APPS[key])
     with ExitStack() as stack:
         sandbox = CyclrSandbox(install_latency=config.install_latency).start()
@@ -320,7 +331,7 @@ def run_app(key: str, config: Config, workdir: Path, log: Callable[[str], None])
         server.start()
         run.startup = server.wait_healthy()
         log(f"{run.label}: healthy after {run.startup:.2f} s (pid {server.pid}, {server.url})")
-        driver = Driver(run, server, sandbox, slack, config)
+        driver = Driver(run, server, sandbox, slack, config, load)
         driver.warm_up()
         run.catalogue_size = len(sandbox.state.connectors())
         run.catalogue_pages = max(1, -(-run.catalogue_size // 100))
@@ -444,13 +455,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     started = time.monotonic()
     load_before = load_average()
     runs: dict[str, AppRun] = {}
-    with _sigterm_as_interrupt(), tempfile.TemporaryDirectory(prefix="cyclr-bench-") as tmp:
+    with (
+        _sigterm_as_interrupt(),
+        tempfile.TemporaryDirectory(prefix="cyclr-bench-") as tmp,
+        LoadGenerator() as load,
+    ):
         try:
             for key in apps:
                 workdir = Path(tmp) / key
                 workdir.mkdir()
                 log(f"starting {APPS[key]}")
-                runs[key] = run_app(key, config, workdir, log)
+                runs[key] = run_app(key, config, workdir, log, load)
         except KeyboardInterrupt:
             log("interrupted; every server was stopped")
             return 130
