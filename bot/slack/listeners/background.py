@@ -86,4 +86,5 @@ class Surface:
             response_url=response_url,
             user_id=user_id,
             channel_id=channel_id,
+            runner=self.services.urgent if urgent else None,
         )
