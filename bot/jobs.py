@@ -4,6 +4,11 @@ Bolt runs listeners on a small pool (five threads by default); a listener that w
 Cyclr there starves the next user's ack. Listeners therefore only ack and hand off here.
 The queue is bounded so an overload is refused at once (the user is told "busy") instead of
 piling up work that would finish long after anyone cares.
+
+Acks come first: Slack gives each request 3 s, while a job's user is already looking at
+"Installing…". A job therefore starts when no Slack request is being answered
+(:class:`Foreground`), or after a short wait at most, so a burst of requests is not slowed
+by the work the same burst handed off (on a small machine both share one CPU and one GIL).
 """
 
 from __future__ import annotations
@@ -12,11 +17,12 @@ import contextvars
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from typing import ParamSpec, TypeVar
 
-__all__ = ["JobRejected", "JobRunner"]
+__all__ = ["Foreground", "JobRejected", "JobRunner"]
 
 log = logging.getLogger(__name__)
 
@@ -28,11 +34,72 @@ class JobRejected(Exception):
     """The runner is full or shut down; nothing was queued."""
 
 
-class JobRunner:
-    """A thread pool with a bounded backlog; each job runs in a copy of the caller's context."""
+class Foreground:
+    """Counts the Slack requests being answered, so that background work can let them finish.
 
-    def __init__(self, *, workers: int = 8, max_pending: int = 500, name: str = "cyclr-job") -> None:
+    "Quiet" means no request has been answered for ``settle`` seconds: the requests of one
+    burst reach the app a moment apart, and work that slipped into each gap between them
+    would delay the rest.
+    """
+
+    def __init__(self, *, settle: float = 0.01, clock: Callable[[], float] = time.monotonic) -> None:
+        self.settle = settle
+        self._clock = clock
+        self._active = 0
+        self._idle_since = float("-inf")
+        self._quiet = threading.Condition()
+
+    @property
+    def active(self) -> int:
+        return self._active
+
+    @contextmanager
+    def answering(self) -> Iterator[None]:
+        """Around the handling of one request, up to its ack."""
+        with self._quiet:
+            self._active += 1
+        try:
+            yield
+        finally:
+            with self._quiet:
+                self._active -= 1
+                if not self._active:
+                    self._idle_since = self._clock()
+                    self._quiet.notify_all()
+
+    def wait_quiet(self, timeout: float) -> bool:
+        """Block until it is quiet, or ``timeout`` passed; True if quiet."""
+        deadline = self._clock() + timeout
+        with self._quiet:
+            while True:
+                now = self._clock()
+                if not self._active and now - self._idle_since >= self.settle:
+                    return True
+                if now >= deadline:
+                    return False
+                wait = deadline - now if self._active else self.settle - (now - self._idle_since)
+                self._quiet.wait(min(wait, deadline - now))
+
+
+class JobRunner:
+    """A thread pool with a bounded backlog; each job runs in a copy of the caller's context.
+
+    With a ``foreground``, each job first waits up to ``yield_for`` seconds for a moment when
+    no Slack request is being answered.
+    """
+
+    def __init__(
+        self,
+        *,
+        workers: int = 8,
+        max_pending: int = 500,
+        name: str = "cyclr-job",
+        foreground: Foreground | None = None,
+        yield_for: float = 0.25,
+    ) -> None:
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=name)
+        self._foreground = foreground
+        self._yield_for = yield_for
         self._slots = threading.BoundedSemaphore(max_pending)
         self._lock = threading.Lock()
         self._pending = 0
@@ -40,6 +107,15 @@ class JobRunner:
         self.workers = workers
         self.max_pending = max_pending
         self.failures = 0
+        self._start_threads()
+
+    def _start_threads(self) -> None:
+        """Start every worker now: the pool would otherwise start one per job submitted while
+        none is idle, and each start waits for the new thread to run, in a listener's ack."""
+        started = threading.Barrier(self.workers + 1)
+        for _ in range(self.workers):
+            self._executor.submit(started.wait)
+        started.wait()
 
     @property
     def pending(self) -> int:
@@ -60,6 +136,8 @@ class JobRunner:
 
         def run() -> T:
             try:
+                if self._foreground is not None:
+                    self._foreground.wait_quiet(self._yield_for)
                 return context.run(fn, *args, **kwargs)
             except Exception:
                 self.failures += 1

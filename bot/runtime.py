@@ -17,7 +17,7 @@ from typing import Any
 
 from bot.config import Settings
 from bot.cyclr import CyclrClient
-from bot.jobs import JobRunner
+from bot.jobs import Foreground, JobRunner
 from bot.services.accounts import AccountDirectory
 from bot.services.catalogue import CatalogueCache
 from bot.services.container import Services
@@ -36,6 +36,10 @@ RECONCILE_AFTER = timedelta(seconds=30)
 #: threads keep up with a burst; a backlog this deep would outlast the 3-s triggers anyway.
 URGENT_WORKERS = 8
 URGENT_BACKLOG = 200
+#: Longest a job waits for the acks in flight to go out first (see :mod:`bot.jobs`); the
+#: urgent lane's is shorter, since its trigger is already ticking.
+JOB_YIELD = 0.5
+URGENT_YIELD = 0.3
 
 
 def start_sandbox(settings: Settings) -> tuple[Settings, Any]:
@@ -89,6 +93,7 @@ def build_services(
     store = store or Store(settings.database_url)
     store.create_schema()
     installs = InstallService(cyclr, store, grace=timedelta(seconds=settings.reconcile_grace))
+    foreground = Foreground()
     return Services(
         settings=settings,
         cyclr=cyclr,
@@ -104,8 +109,15 @@ def build_services(
         ),
         installs=installs,
         links=LinkService(cyclr, settings, store, installs),
-        jobs=JobRunner(workers=settings.workers),
-        urgent=JobRunner(workers=URGENT_WORKERS, max_pending=URGENT_BACKLOG, name="cyclr-urgent"),
+        jobs=JobRunner(workers=settings.workers, foreground=foreground, yield_for=JOB_YIELD),
+        urgent=JobRunner(
+            workers=URGENT_WORKERS,
+            max_pending=URGENT_BACKLOG,
+            name="cyclr-urgent",
+            foreground=foreground,
+            yield_for=URGENT_YIELD,
+        ),
+        foreground=foreground,
     )
 
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from bot.config import Settings
 from bot.cyclr import CyclrClient
-from bot.jobs import JobRunner
+from bot.jobs import Foreground, JobRunner
 from bot.services.accounts import AccountDirectory
 from bot.services.catalogue import CatalogueCache
 from bot.services.installs import InstallService
@@ -31,6 +31,8 @@ class Services:
     #: A separate small lane for calls Slack must get within seconds of the ack (``views.open``
     #: with its 3-s trigger): they never wait behind installs in :attr:`jobs`.
     urgent: JobRunner
+    #: The Slack requests being answered; both runners let them finish first.
+    foreground: Foreground
 
     def wait_idle(self, timeout: float = 10.0) -> bool:
         """Block until neither runner has work (tests and shutdown); True if both are idle."""

@@ -65,7 +65,8 @@ def create_app(services: Services, *, client: WebClient | None = None) -> tuple[
         ref = new_reference()
         context["ref"] = ref
         reference_id.set(ref)
-        return next()
+        with services.foreground.answering():  # background jobs wait for this ack (bot.jobs)
+            return next()
 
     # The access check runs before the ack: its lookups fail fast instead of waiting out a
     # Slack 429 (the refusal says "try again"), unlike the client that posts messages.

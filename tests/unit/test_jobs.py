@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from bot.jobs import JobRejected, JobRunner
+from bot.jobs import Foreground, JobRejected, JobRunner
 from bot.logs import reference_id
 
 
@@ -49,4 +49,51 @@ def test_jobs_run_in_the_callers_context() -> None:
         assert runner.submit("ctx", reference_id.get).result(5) == "E-CTX123"
     finally:
         reference_id.reset(token)
+    runner.shutdown()
+
+
+def test_every_worker_is_started_up_front() -> None:
+    runner = JobRunner(workers=6, name="upfront")
+    names = [t.name for t in threading.enumerate() if t.name.startswith("upfront")]
+    assert len(names) == 6
+    runner.shutdown()
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_foreground_is_quiet_only_a_settle_time_after_the_last_request() -> None:
+    clock = _Clock()
+    foreground = Foreground(settle=0.05, clock=clock)
+    assert foreground.wait_quiet(0)  # nothing answered yet
+    with foreground.answering():
+        assert foreground.active == 1
+        assert not foreground.wait_quiet(0)
+    assert foreground.active == 0
+    assert not foreground.wait_quiet(0)  # just finished: the next of a burst may be on its way
+    clock.now += 0.06
+    assert foreground.wait_quiet(0)
+
+
+def test_a_job_waits_for_the_request_being_answered() -> None:
+    foreground = Foreground(settle=0.01)
+    runner = JobRunner(workers=2, foreground=foreground, yield_for=5.0)
+    ran = threading.Event()
+    with foreground.answering():
+        runner.submit("after-ack", ran.set)
+        assert not ran.wait(0.2), "the job ran while a request was being answered"
+    assert ran.wait(2)
+    runner.shutdown()
+
+
+def test_a_job_waits_no_longer_than_its_yield() -> None:
+    foreground = Foreground()
+    runner = JobRunner(workers=1, foreground=foreground, yield_for=0.1)
+    with foreground.answering():  # a request that never finishes
+        assert runner.submit("patient", lambda: "ran").result(2) == "ran"
     runner.shutdown()
