@@ -3,18 +3,24 @@
 Safe for the bot's threads (a connection per call from the engine's pool) and for several
 processes sharing PostgreSQL: the submission key is UNIQUE, so of two replicas that record
 the same modal submission at once exactly one row is created, and the other gets that row.
+
+SQLite takes one writer at a time, and a writer that finds the lock taken sleeps in steps
+of up to 100 ms before it tries again. The process's own writes therefore queue on a
+lock of their own, handed over at once; only another process's writes meet SQLite's wait.
 """
 
 from __future__ import annotations
 
 import logging
 import secrets
+import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager, nullcontext
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, func, insert, select, text, update
+from sqlalchemy import Connection, Engine, create_engine, event, func, insert, select, text, update
 from sqlalchemy.engine import Row
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError, SQLAlchemyError
 
@@ -27,6 +33,10 @@ __all__ = ["Store", "StoreUnavailable"]
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
+
+#: Built once: recording an install is on the submission's ack, and building the statement
+#: cost as much as running it.
+_INSERT_INSTALL = insert(tables.installs).returning(*tables.installs.c)
 
 
 def _utcnow() -> datetime:
@@ -51,6 +61,13 @@ class Store:
         self.url = url
         self._clock = clock
         self.engine = engine or _make_engine(url)
+        self._write_lock = threading.Lock() if self.engine.dialect.name == "sqlite" else None
+
+    @contextmanager
+    def _writing(self) -> Iterator[Connection]:
+        """A write transaction (committed on leaving); one at a time in this process on SQLite."""
+        with self._write_lock or nullcontext(), self.engine.begin() as conn:
+            yield conn
 
     def __repr__(self) -> str:
         return f"Store({self.engine.url.render_as_string(hide_password=True)!r})"
@@ -121,10 +138,8 @@ class Store:
             "updated_at": now,
         }
         try:
-            with self.engine.begin() as conn:
-                row = conn.execute(
-                    insert(tables.installs).values(**values).returning(*tables.installs.c)
-                ).one()
+            with self._writing() as conn:
+                row = conn.execute(_INSERT_INSTALL, values).one()
         except IntegrityError:
             existing = self.install_by_key(submission_key)
             if existing is None:  # pragma: no cover - the unique row vanished: only by hand
@@ -153,7 +168,7 @@ class Store:
         statement = update(tables.installs).where(tables.installs.c.id == install_id)
         if only_if_pending:
             statement = statement.where(tables.installs.c.state == InstallState.PENDING.value)
-        with self.engine.begin() as conn:
+        with self._writing() as conn:
             changed = conn.execute(statement.values(**values)).rowcount
         if only_if_pending and not changed:
             return None
@@ -163,7 +178,7 @@ class Store:
         self, install_id: int, *, from_state: InstallState, to_state: InstallState
     ) -> InstallRecord | None:
         """Move a row from one state to another; None when it was not in ``from_state``."""
-        with self.engine.begin() as conn:
+        with self._writing() as conn:
             changed = conn.execute(
                 update(tables.installs)
                 .where(tables.installs.c.id == install_id, tables.installs.c.state == from_state.value)
@@ -178,7 +193,7 @@ class Store:
         attempted cannot have installed anything, whatever the account holds under that name.
         """
         now = self._clock()
-        with self.engine.begin() as conn:
+        with self._writing() as conn:
             changed = conn.execute(
                 update(tables.installs)
                 .where(
@@ -190,7 +205,7 @@ class Store:
 
     def mark_told(self, install_id: int, state: InstallState) -> None:
         """The DM and team notification now show ``state``."""
-        with self.engine.begin() as conn:
+        with self._writing() as conn:
             conn.execute(
                 update(tables.installs)
                 .where(tables.installs.c.id == install_id)
@@ -217,7 +232,7 @@ class Store:
         return [_install(row) for row in rows]
 
     def mark_uninstalled(self, install_id: int, *, by: str) -> InstallRecord | None:
-        with self.engine.begin() as conn:
+        with self._writing() as conn:
             conn.execute(
                 update(tables.installs)
                 .where(tables.installs.c.id == install_id)
@@ -247,7 +262,7 @@ class Store:
         }
         if not values:
             return
-        with self.engine.begin() as conn:
+        with self._writing() as conn:
             conn.execute(update(tables.installs).where(tables.installs.c.id == install_id).values(**values))
 
     def get_install(self, install_id: int) -> InstallRecord | None:
@@ -304,7 +319,7 @@ class Store:
     def bind_channel(self, *, team_id: str, channel_id: str, account_id: str, bound_by: str) -> Binding:
         now = self._clock()
         b = tables.bindings
-        with self.engine.begin() as conn:
+        with self._writing() as conn:
             changed = conn.execute(
                 update(b)
                 .where(b.c.team_id == team_id, b.c.channel_id == channel_id)
@@ -366,7 +381,7 @@ class Store:
             "created_at": now,
             "expires_at": now + ttl,
         }
-        with self.engine.begin() as conn:
+        with self._writing() as conn:
             row = conn.execute(insert(tables.links).values(**values).returning(*tables.links.c)).one()
         return _link(row)
 
@@ -378,7 +393,7 @@ class Store:
         return _link(row) if row else None
 
     def set_link_message(self, ref: str, *, dm_channel: str, dm_ts: str) -> None:
-        with self.engine.begin() as conn:
+        with self._writing() as conn:
             conn.execute(
                 update(tables.links)
                 .where(tables.links.c.ref == ref)
@@ -388,7 +403,7 @@ class Store:
     def revoke_links_for_message(self, dm_channel: str, dm_ts: str) -> int:
         """Revoke every live link shown in one DM message (it is about to show a new one)."""
         c = tables.links.c
-        with self.engine.begin() as conn:
+        with self._writing() as conn:
             return int(
                 conn.execute(
                     update(tables.links)
@@ -398,7 +413,7 @@ class Store:
             )
 
     def revoke_link(self, ref: str) -> None:
-        with self.engine.begin() as conn:
+        with self._writing() as conn:
             conn.execute(
                 update(tables.links)
                 .where(tables.links.c.ref == ref, tables.links.c.revoked_at.is_(None))
@@ -419,7 +434,7 @@ class Store:
         """Stamp every link of the connector as authenticated; return those newly stamped."""
         c = tables.links.c
         now = self._clock()
-        with self.engine.begin() as conn:
+        with self._writing() as conn:
             rows = conn.execute(
                 select(tables.links).where(
                     c.account_id == account_id,

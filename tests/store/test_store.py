@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import create_engine, event
 
 from bot.cyclr.models import AuthKind
 from bot.store import InstallState, Store
@@ -65,6 +66,42 @@ def test_concurrent_threads_record_one_row(store: Store) -> None:
         t.join()
     assert sorted(results) == [False] * 7 + [True]
     assert store.count_installs() == 1
+
+
+def test_threads_writing_at_once_queue_on_the_stores_lock_not_sqlites(tmp_path: Any) -> None:
+    """SQLite's own wait for a busy database sleeps in steps of up to 100 ms; the store's
+    threads must never meet it. With that wait switched off, 16 threads all writing at once
+    would fail with "database is locked" unless the store queues them itself."""
+    url = f"sqlite:///{tmp_path / 'writers.db'}"
+    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 0})
+
+    @event.listens_for(engine, "connect")
+    def _wal(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.execute("PRAGMA journal_mode=WAL")  # as the store's own engine, but no busy wait
+
+    store = Store(url, engine=engine)
+    store.create_schema()
+    errors: list[Exception] = []
+    barrier = threading.Barrier(16)
+
+    def write(n: int) -> None:
+        barrier.wait()
+        try:
+            for i in range(5):
+                record, created = _begin(store, f"V-{n}-{i}")
+                assert created
+                store.mark_attempted(record.id)
+        except Exception as error:  # noqa: BLE001 - collected and asserted below
+            errors.append(error)
+
+    threads = [threading.Thread(target=write, args=(n,)) for n in range(16)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert store.count_installs() == 80
+    store.close()
 
 
 def test_final_state_is_not_overwritten_when_only_if_pending(store: Store) -> None:
