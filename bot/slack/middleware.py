@@ -35,7 +35,11 @@ from bot.slack.ids import (
 from bot.slack.messenger import SlackMessenger
 from bot.slack.parsing import parse_command
 
-__all__ = ["AccessMiddleware", "action_for"]
+__all__ = ["DEFERRED_CHECK", "AccessMiddleware", "action_for"]
+
+#: The context key of a check the middleware left for after the ack: a callable answering
+#: the refusal to show the user, or None when the user may go on.
+DEFERRED_CHECK = "deferred_access_check"
 
 log = logging.getLogger(__name__)
 
@@ -107,28 +111,47 @@ class AccessMiddleware:
         user_id = context.user_id
         if not user_id:
             return BoltResponse(status=400, body="no user in the request")
+        result = context.authorize_result
+        bot_team = (result.team_id if result is not None else None) or context.team_id
+        if action is Action.INSTALL and body.get("command"):
+            # `/cyclr install` acks with nothing and opens its modal afterwards; its check runs
+            # then (InstallModal.open), so a first-time user's users.info does not hold the ack.
+            # Whatever the modal leads to is checked again on submission, before anything happens.
+            context[DEFERRED_CHECK] = lambda: self._refusal_message(user_id, bot_team, action)
+            return next()
+        refusal = self.refusal(user_id, bot_team, action)
+        if refusal is None:
+            return next()
+        return self._refuse(body, *refusal)
+
+    def refusal(self, user_id: str, bot_team: str | None, action: Action) -> tuple[str, str] | None:
+        """``(reason, who grants access)`` when ``user_id`` may not do ``action``, else None."""
         settings = self.services.settings
         try:
             facts = self.users.facts(user_id)
         except SlackApiError as error:
             log.warning("users.info for %s failed: %s", user_id, error.response.get("error"))
-            return self._refuse(body, "I could not check your Slack profile just now. Please try again.", "")
-        result = context.authorize_result
-        bot_team = (result.team_id if result is not None else None) or context.team_id
+            return "I could not check your Slack profile just now. Please try again.", ""
         decision = decide(
             facts, action, bot_team_id=bot_team, admins=settings.admins, installers=settings.installers
         )
         if decision.allowed:
-            context["user_facts"] = facts
-            return next()
+            return None
         log.info("refused %s to %s: %s", action.value, user_id, decision.reason)
-        return self._refuse(body, decision.reason, who_grants(settings.admins))
+        return decision.reason, who_grants(settings.admins)
+
+    def _refusal_message(self, user_id: str, bot_team: str | None, action: Action) -> blocks.Message | None:
+        refusal = self.refusal(user_id, bot_team, action)
+        return None if refusal is None else self._message(*refusal)
+
+    def _message(self, reason: str, grants: str) -> blocks.Message:
+        text = f"{blocks.escape(reason)} {grants}".strip()
+        # who_grants() holds mentions, so only the reason is escaped.
+        line = f":no_entry: {text}"
+        return build_message(line, [section(line)], sandbox=self.services.sandbox)
 
     def _refuse(self, body: dict[str, Any], reason: str, grants: str) -> BoltResponse:
-        text = f"{blocks.escape(reason)} {grants}".strip()
-        sandbox = self.services.sandbox
-        # who_grants() holds mentions, so only the reason is escaped.
-        message = build_message(f":no_entry: {text}", [section(f":no_entry: {text}")], sandbox=sandbox)
+        message = self._message(reason, grants)
         kind = body.get("type")
         if body.get("command"):
             return _json({"response_type": "ephemeral", "text": message.text, "blocks": message.blocks})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -65,12 +66,25 @@ def refused(text: str) -> bool:
 @pytest.mark.parametrize("who", sorted(USERS))
 @pytest.mark.parametrize("command", sorted(MATRIX))
 def test_command_matrix(access_bot: Bot, command: str, who: str) -> None:
-    response = access_bot.command(command, user_id=USERS[who])
+    hook = f"matrix-{who}-{command.replace(' ', '-')}"
+    url = access_bot.slack.response_url(hook)
+    response = access_bot.command(command, user_id=USERS[who], response_url=url)
     assert response.status_code == 200
     allowed = who in MATRIX[command]
-    assert refused(response.text) is not allowed, response.text[:300]
+    answer = response.text
+    if command == "install":  # acks with nothing; then the modal opens, or the refusal comes
+        assert response.content == b""
+        if allowed:
+            assert access_bot.opened_view()["callback_id"] == "cyclr_install"
+            return
+        post = access_bot.slack.wait_for(None, predicate=lambda c: c.hook == hook)[0]
+        answer = json.dumps(post.args)
+        assert not access_bot.slack.calls("views.open") or all(
+            c.args["trigger_id"] != access_bot.last_trigger for c in access_bot.slack.calls("views.open")
+        ), "a refused user got the modal"
+    assert refused(answer) is not allowed, answer[:300]
     if not allowed:
-        assert "Ask <@UADMIN01>, <!subteam^SADMINS1> for access." in response.text
+        assert "Ask <@UADMIN01>, <!subteam^SADMINS1> for access." in answer
 
 
 @pytest.mark.parametrize("who", sorted(USERS))

@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import json
+import threading
 import time
+from typing import Any
+
+import pytest
+from sqlalchemy import event
 
 from bot.cyclr.models import AuthKind
 from tests import slack_requests as sr
@@ -207,3 +212,45 @@ def test_ids_not_shaped_like_slack_ids_are_not_carried_into_a_modal(bot: Bot) ->
     assert response.status_code == 200
     opened = bot.slack.wait_for("views.open")[0]
     assert opened.ok and len(opened.args["view"]["private_metadata"]) <= 3000
+
+
+@pytest.mark.parametrize(
+    ("text", "reads_before_ack"), [("help", False), ("install", False), ("search hub", True)]
+)
+def test_only_commands_that_name_the_account_read_the_store_before_the_ack(
+    warm_bot: Bot, text: str, reads_before_ack: bool
+) -> None:
+    """/cyclr install looks the channel's account up as its modal opens, after the ack;
+    search names the account in its answer, so it reads the binding first."""
+    bot = warm_bot
+    seen: list[tuple[str, str]] = []
+
+    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        seen.append((threading.current_thread().name, statement))
+
+    event.listen(bot.services.store.engine, "before_cursor_execute", record)
+    try:
+        assert bot.command(text).status_code == 200
+        if text == "install":
+            bot.opened_view()
+        bot.wait_idle()
+    finally:
+        event.remove(bot.services.store.engine, "before_cursor_execute", record)
+    on_request = [s for name, s in seen if "process_request_thread" in name]
+    assert bool(on_request) is reads_before_ack, on_request
+    if text == "install":  # the lookup still happens, on the urgent lane
+        assert any("cyclr_channel_bindings" in s for name, s in seen if name.startswith("cyclr-urgent")), seen
+
+
+def test_the_modal_opens_while_every_job_worker_is_busy(warm_bot: Bot) -> None:
+    """views.open runs on the urgent lane: installs filling the job runner cannot make the
+    3-s trigger expire."""
+    bot = warm_bot
+    release = threading.Event()
+    for _ in range(bot.services.jobs.workers):
+        bot.services.jobs.submit("busy", release.wait, 10)
+    try:
+        assert bot.command("install").status_code == 200
+        assert bot.opened_view()["callback_id"] == "cyclr_install"
+    finally:
+        release.set()

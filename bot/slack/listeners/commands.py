@@ -8,14 +8,16 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
-from slack_bolt import Ack, App
+from slack_bolt import Ack, App, BoltContext
 from slack_sdk import WebClient
 
 from bot.cyclr.errors import CyclrError
 from bot.jobs import JobRejected
+from bot.services.accounts import AccountDirectory
 from bot.services.container import Services
 from bot.slack import blocks
 from bot.slack.ids import slack_id
@@ -24,6 +26,7 @@ from bot.slack.listeners.connectors import ConnectorActions
 from bot.slack.listeners.errors import user_job
 from bot.slack.listeners.install import InstallModal
 from bot.slack.messenger import SlackMessenger
+from bot.slack.middleware import DEFERRED_CHECK
 from bot.slack.parsing import Command, parse_command
 
 __all__ = ["CommandContext", "register"]
@@ -31,7 +34,7 @@ __all__ = ["CommandContext", "register"]
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class CommandContext:
     """One ``/cyclr`` invocation."""
 
@@ -41,8 +44,24 @@ class CommandContext:
     channel_id: str | None
     trigger_id: str
     response_url: str | None
-    account_id: str
-    bound: bool
+    accounts: AccountDirectory = field(repr=False, compare=False)
+    #: The access check the middleware left for after the ack (``/cyclr install`` only).
+    access_check: Callable[[], blocks.Message | None] | None = field(default=None, repr=False, compare=False)
+
+    @cached_property
+    def _binding(self) -> tuple[str, bool]:
+        # Read on first use, so help and install ack without a trip to the store.
+        return self.accounts.for_channel(team_id=self.team_id, channel_id=self.channel_id)
+
+    @property
+    def account_id(self) -> str:
+        """The channel's account: its binding, else the default."""
+        return self._binding[0]
+
+    @property
+    def bound(self) -> bool:
+        """Whether the channel is bound to :attr:`account_id`."""
+        return self._binding[1]
 
 
 class CyclrCommand(Surface):
@@ -66,11 +85,10 @@ class CyclrCommand(Surface):
             "history": self.history,
         }
 
-    def handle(self, ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+    def handle(self, ack: Ack, body: dict[str, Any], client: WebClient, context: BoltContext) -> None:
         command = parse_command(str(body.get("text") or ""))
         team_id = slack_id(body.get("team_id"))
         channel_id = slack_id(body.get("channel_id")) or None
-        account_id, bound = self.services.accounts.for_channel(team_id=team_id, channel_id=channel_id)
         ctx = CommandContext(
             command=command,
             team_id=team_id,
@@ -78,8 +96,8 @@ class CyclrCommand(Surface):
             channel_id=channel_id,
             trigger_id=str(body.get("trigger_id") or ""),
             response_url=body.get("response_url"),
-            account_id=account_id,
-            bound=bound,
+            accounts=self.services.accounts,
+            access_check=context.get(DEFERRED_CHECK),
         )
         route = self._routes.get(command.subcommand, self.help)
         route(ctx, ack, client)
@@ -173,8 +191,8 @@ class CyclrCommand(Surface):
             user_id=ctx.user_id,
             channel_id=ctx.channel_id,
             query=ctx.command.args or None,
-            account_id=ctx.account_id,
-            response_url=ctx.response_url,
+            response_url=ctx.response_url,  # the channel's account is looked up after the ack
+            access_check=ctx.access_check,
         )
 
     def list(self, ctx: CommandContext, ack: Ack, client: WebClient) -> None:
@@ -312,5 +330,5 @@ class CyclrCommand(Surface):
 
 def register(app: App, command: CyclrCommand) -> None:
     @app.command("/cyclr")
-    def cyclr(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
-        command.handle(ack, body, client)
+    def cyclr(ack: Ack, body: dict[str, Any], client: WebClient, context: BoltContext) -> None:
+        command.handle(ack, body, client, context)

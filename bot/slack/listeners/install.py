@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -138,11 +138,13 @@ class InstallModal(Surface):
         connector_id: str | int | None = None,
         account_id: str | None = None,
         response_url: str | None = None,
+        access_check: Callable[[], blocks.Message | None] | None = None,
     ) -> None:
         """Open the modal just after the ack, on the urgent lane (the trigger lives 3 s).
 
         Slack gets its ack without waiting for ``views.open``; whatever needs Cyclr is filled
-        in later by a job. A failure or a full lane reaches the user like a job's does.
+        in later by a job. A failure or a full lane reaches the user like a job's does. An
+        ``access_check`` left by the middleware runs first; its refusal is the answer instead.
         """
         self.later(
             "modal-open",
@@ -156,6 +158,7 @@ class InstallModal(Surface):
                 connector_id=connector_id,
                 account_id=account_id,
                 response_url=response_url,
+                access_check=access_check,
             ),
             response_url=response_url,
             user_id=user_id,
@@ -175,7 +178,12 @@ class InstallModal(Surface):
         connector_id: str | int | None,
         account_id: str | None,
         response_url: str | None,
+        access_check: Callable[[], blocks.Message | None] | None,
     ) -> None:
+        refusal = access_check() if access_check is not None else None
+        if refusal is not None:
+            self.messenger.respond(response_url, refusal, user_id=user_id, channel_id=channel_id)
+            return
         account_id = (
             account_id or self.services.accounts.for_channel(team_id=team_id, channel_id=channel_id)[0]
         )
