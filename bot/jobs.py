@@ -6,7 +6,7 @@ The queue is bounded so an overload is refused at once (the user is told "busy")
 piling up work that would finish long after anyone cares.
 
 Acks come first: Slack gives each request 3 s, while a job's user is already looking at
-"Installing…". A job therefore starts when no Slack request is being answered
+"Installing…". A job therefore starts once no Slack request has been answered for a moment
 (:class:`Foreground`), or after a short wait at most, so a burst of requests is not slowed
 by the work the same burst handed off (on a small machine both share one CPU and one GIL).
 """
@@ -42,7 +42,7 @@ class Foreground:
     would delay the rest.
     """
 
-    def __init__(self, *, settle: float = 0.01, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, *, settle: float = 0.05, clock: Callable[[], float] = time.monotonic) -> None:
         self.settle = settle
         self._clock = clock
         self._active = 0
