@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from slack_bolt import App
+from slack_bolt import App, BoltRequest, BoltResponse
+from slack_bolt.middleware import Middleware
 from slack_sdk import WebClient
 from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler, RateLimitErrorRetryHandler
 
 from bot.config import Settings
+from bot.jobs import Foreground
 from bot.logs import reference_id
 from bot.services.access import UserDirectory
 from bot.services.container import Services
@@ -19,7 +22,7 @@ from bot.slack.listeners.errors import new_reference
 from bot.slack.messenger import SlackMessenger
 from bot.slack.middleware import AccessMiddleware
 
-__all__ = ["create_app", "make_web_client"]
+__all__ = ["BotApp", "create_app", "make_web_client"]
 
 #: Bolt's listener pool: listeners only ack and hand off, so a modest pool is plenty; slow
 #: work runs on the bot's own job runner, never here.
@@ -39,11 +42,38 @@ def make_web_client(settings: Settings) -> WebClient:
     )
 
 
+class BotApp(App):
+    """Bolt's app, counting the requests it is answering so that background jobs let their
+    acks go first (:class:`bot.jobs.Foreground`); HTTP and Socket Mode both dispatch here."""
+
+    def __init__(self, foreground: Foreground, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._foreground = foreground
+
+    def dispatch(self, req: BoltRequest) -> BoltResponse:
+        with self._foreground.answering():
+            return super().dispatch(req)
+
+
+class AttachReference(Middleware):
+    """Gives each request the reference id its log lines and any error message carry."""
+
+    def process(
+        self, *, req: BoltRequest, resp: BoltResponse, next: Callable[[], BoltResponse]
+    ) -> BoltResponse | None:
+        ref = new_reference()
+        req.context["ref"] = ref
+        reference_id.set(ref)
+        next()
+        return resp
+
+
 def create_app(services: Services, *, client: WebClient | None = None) -> tuple[App, SlackMessenger]:
     """The Bolt app and the messenger it posts with (also the install service's listener)."""
     settings = services.settings
     client = client or make_web_client(settings)
-    app = App(
+    app = BotApp(
+        services.foreground,
         client=client,
         signing_secret=settings.slack_signing_secret or "",
         token_verification_enabled=False,  # auth.test happens on the first request instead
@@ -60,13 +90,7 @@ def create_app(services: Services, *, client: WebClient | None = None) -> tuple[
     services.installs.listener = messenger
     services.links.listener = messenger
 
-    @app.middleware
-    def attach_reference(context: Any, next: Any) -> Any:
-        ref = new_reference()
-        context["ref"] = ref
-        reference_id.set(ref)
-        with services.foreground.answering():  # background jobs wait for this ack (bot.jobs)
-            return next()
+    app.middleware(AttachReference())
 
     # The access check runs before the ack: its lookups fail fast instead of waiting out a
     # Slack 429 (the refusal says "try again"), unlike the client that posts messages.

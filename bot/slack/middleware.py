@@ -12,7 +12,8 @@ import logging
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from slack_bolt import BoltContext, BoltResponse
+from slack_bolt import BoltRequest, BoltResponse
+from slack_bolt.middleware import Middleware
 from slack_sdk.errors import SlackApiError
 
 from bot.jobs import JobRejected
@@ -96,18 +97,26 @@ def who_grants(principals: Iterable[str]) -> str:
     return "Ask " + ", ".join(mentions[:10]) + " for access."
 
 
-class AccessMiddleware:
-    """Bolt global middleware enforcing :func:`bot.services.access.decide`."""
+class AccessMiddleware(Middleware):
+    """Bolt global middleware enforcing :func:`bot.services.access.decide`.
+
+    A :class:`~slack_bolt.middleware.Middleware` rather than a function, so Bolt calls it
+    without inspecting its arguments on every request.
+    """
 
     def __init__(self, services: Services, messenger: SlackMessenger, users: UserDirectory) -> None:
         self.services = services
         self.messenger = messenger
         self.users = users
 
-    def __call__(self, body: dict[str, Any], context: BoltContext, next: Callable[[], Any]) -> Any:
+    def process(
+        self, *, req: BoltRequest, resp: BoltResponse, next: Callable[[], BoltResponse]
+    ) -> BoltResponse | None:
+        body, context = req.body, req.context
         action = action_for(body)
         if action is None or action is Action.HELP:
-            return next()
+            next()
+            return resp
         user_id = context.user_id
         if not user_id:
             return BoltResponse(status=400, body="no user in the request")
@@ -118,10 +127,12 @@ class AccessMiddleware:
             # then (InstallModal.open), so a first-time user's users.info does not hold the ack.
             # Whatever the modal leads to is checked again on submission, before anything happens.
             context[DEFERRED_CHECK] = lambda: self._refusal_message(user_id, bot_team, action)
-            return next()
+            next()
+            return resp
         refusal = self.refusal(user_id, bot_team, action)
         if refusal is None:
-            return next()
+            next()
+            return resp
         return self._refuse(body, *refusal)
 
     def refusal(self, user_id: str, bot_team: str | None, action: Action) -> tuple[str, str] | None:
