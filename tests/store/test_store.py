@@ -52,20 +52,26 @@ def test_same_submission_key_gives_the_existing_row(store: Store) -> None:
 
 
 def test_concurrent_threads_record_one_row(store: Store) -> None:
-    results: list[bool] = []
-    barrier = threading.Barrier(8)
+    """Double submits racing each other and other submissions (on SQLite they can share one
+    batched INSERT): one row per key, and every caller gets the row of its own key."""
+    results: list[tuple[str, str, bool]] = []
+    barrier = threading.Barrier(16)
 
-    def submit() -> None:
+    def submit(key: str) -> None:
         barrier.wait()
-        results.append(_begin(store, "V-race")[1])
+        record, created = _begin(store, key)
+        results.append((key, record.submission_key, created))
 
-    threads = [threading.Thread(target=submit) for _ in range(8)]
+    keys = ["V-race"] * 8 + [f"V-other-{n}" for n in range(8)]
+    threads = [threading.Thread(target=submit, args=(key,)) for key in keys]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    assert sorted(results) == [False] * 7 + [True]
-    assert store.count_installs() == 1
+    assert len(results) == 16 and all(key == got for key, got, _ in results)
+    assert sorted(created for key, _, created in results if key == "V-race") == [False] * 7 + [True]
+    assert all(created for key, _, created in results if key != "V-race")
+    assert store.count_installs() == 9
 
 
 def test_threads_writing_at_once_queue_on_the_stores_lock_not_sqlites(tmp_path: Any) -> None:
@@ -88,8 +94,8 @@ def test_threads_writing_at_once_queue_on_the_stores_lock_not_sqlites(tmp_path: 
         barrier.wait()
         try:
             for i in range(5):
-                record, created = _begin(store, f"V-{n}-{i}")
-                assert created
+                record, created = _begin(store, f"V-{n}-{i}", user_id=f"U{n}")
+                assert created and (record.submission_key, record.user_id) == (f"V-{n}-{i}", f"U{n}")
                 store.mark_attempted(record.id)
         except Exception as error:  # noqa: BLE001 - collected and asserted below
             errors.append(error)
