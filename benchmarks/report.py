@@ -163,10 +163,12 @@ def rows(report: Report) -> list[Row]:
 
         return get
 
-    def phase_delays(concurrency: int) -> Callable[[AppRun], Stats]:
+    def phase_delays(concurrency: int, pick: Callable[[InstallPhase], list[float]]) -> Callable[
+        [AppRun], Stats
+    ]:
         def get(run: AppRun) -> Stats:
             phase = _phase(run, concurrency)
-            return Stats.of(phase.dm_delays) if phase else Stats.of([])
+            return Stats.of(pick(phase)) if phase else Stats.of([])
 
         return get
 
@@ -183,6 +185,8 @@ def rows(report: Report) -> list[Row]:
                 phase_stats(c, lambda p: p.commands))
         text(f"… {c} at once: no 200 within 3 s", phase_text(c, lambda p: _late(p.commands)))
         text(f"… {c} at once: modals opened", phase_text(c, lambda p: f"{p.modals_opened}/{p.concurrency}"))
+        latency(f"… {c} at once: command sent → modal opened (`views.open` received)",
+                phase_delays(c, lambda p: p.modal_delays))
     for c in report.config.concurrencies:
         latency(f"install submission ack, {c} at once: p50 / p95 / p99 (ms)",
                 phase_stats(c, lambda p: p.submissions))
@@ -190,7 +194,7 @@ def rows(report: Report) -> list[Row]:
     latency_s = report.config.install_latency
     for c in report.config.concurrencies:
         latency(f"submit → DM posted minus {latency_s:g} s, {c} at once: p50 / p95 / p99 (ms)",
-                phase_delays(c))
+                phase_delays(c, lambda p: p.dm_delays))
         text(f"… {c} at once: DMs posted", phase_text(c, lambda p: f"{len(p.dm_delays)}/{p.concurrency}"))
     sample = ours or peer
     size = sample.catalogue_size if sample else 0

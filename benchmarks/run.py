@@ -79,6 +79,7 @@ class InstallPhase:
     concurrency: int
     commands: list[Sample] = field(default_factory=list)
     modals_opened: int = 0
+    modal_delays: list[float] = field(default_factory=list)  #: command sent → views.open received, s
     submissions: list[Sample] = field(default_factory=list)
     dm_delays: list[float] = field(default_factory=list)  #: seconds, install latency taken off
 
@@ -230,14 +231,15 @@ class Driver:
             "install", user_id=user_id, trigger_id=trigger_id, response_url=self.slack.response_url()
         )
 
-    def _opened_views(self, since: int) -> dict[str, dict[str, Any]]:
-        """Views opened by ``views.open`` calls after call number ``since``, by user."""
+    def _opened_views(self, since: int) -> dict[str, tuple[dict[str, Any], float]]:
+        """Views opened by ``views.open`` calls after call number ``since``, and when the
+        stand-in received each call, by user."""
         opened = {}
         for call in self.slack.calls()[since:]:
             if call.method == "views.open" and call.ok:
                 user = self._trigger_users.get(str(call.args.get("trigger_id")))
                 if user is not None:
-                    opened[user] = self.slack.view(call.response["view"]["id"])
+                    opened[user] = (self.slack.view(call.response["view"]["id"]), call.time)
         return opened
 
     def _views_open_calls(self, since: int) -> int:
@@ -257,7 +259,7 @@ class Driver:
                 f"{self.run.label} opened no modal on /cyclr install (HTTP {sample.status}):\n"
                 f"{self.server.log_tail()}"
             )
-        self.template = opened[DEFAULT_USER_ID]
+        self.template = opened[DEFAULT_USER_ID][0]
         self.typeahead(["sales"])
         self.quiesce()
 
@@ -281,8 +283,12 @@ class Driver:
         commands = [self._command(u) for u in users]
         phase.commands = self.load.burst(self.target, commands, timeout=self.config.timeout)
         self.settle(lambda: self._views_open_calls(since) >= concurrency)
-        opened = self._opened_views(since)
+        opened_at = self._opened_views(since)
+        opened = {user: view for user, (view, _) in opened_at.items()}
         phase.modals_opened = len(opened)
+        for user, sample in zip(users, phase.commands, strict=True):
+            if user in opened_at:
+                phase.modal_delays.append(opened_at[user][1] - sample.sent)
 
         since = len(self.slack.calls())
         names = [f"bench-{self.run.key}-c{concurrency}-{i:04d}" for i in range(concurrency)]

@@ -67,25 +67,27 @@ class Foreground:
                     self._idle_since = self._clock()
                     self._quiet.notify_all()
 
-    def wait_quiet(self, timeout: float) -> bool:
-        """Block until it is quiet, or ``timeout`` passed; True if quiet."""
+    def wait_quiet(self, timeout: float, *, settle: float | None = None) -> bool:
+        """Block until it is quiet (for ``settle`` seconds, default :attr:`settle`), or
+        ``timeout`` passed; True if quiet."""
+        settle = self.settle if settle is None else settle
         deadline = self._clock() + timeout
         with self._quiet:
             while True:
                 now = self._clock()
-                if not self._active and now - self._idle_since >= self.settle:
+                if not self._active and now - self._idle_since >= settle:
                     return True
                 if now >= deadline:
                     return False
-                wait = deadline - now if self._active else self.settle - (now - self._idle_since)
+                wait = deadline - now if self._active else settle - (now - self._idle_since)
                 self._quiet.wait(min(wait, deadline - now))
 
 
 class JobRunner:
     """A thread pool with a bounded backlog; each job runs in a copy of the caller's context.
 
-    With a ``foreground``, each job first waits up to ``yield_for`` seconds for a moment when
-    no Slack request is being answered.
+    With a ``foreground``, each job first waits up to ``yield_for`` seconds for the
+    foreground to be quiet (for ``settle`` seconds, default the foreground's own).
     """
 
     def __init__(
@@ -96,10 +98,12 @@ class JobRunner:
         name: str = "cyclr-job",
         foreground: Foreground | None = None,
         yield_for: float = 0.25,
+        settle: float | None = None,
     ) -> None:
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=name)
         self._foreground = foreground
         self._yield_for = yield_for
+        self._settle = settle
         self._slots = threading.BoundedSemaphore(max_pending)
         self._lock = threading.Lock()
         self._pending = 0
@@ -137,7 +141,7 @@ class JobRunner:
         def run() -> T:
             try:
                 if self._foreground is not None:
-                    self._foreground.wait_quiet(self._yield_for)
+                    self._foreground.wait_quiet(self._yield_for, settle=self._settle)
                 return context.run(fn, *args, **kwargs)
             except Exception:
                 self.failures += 1

@@ -37,7 +37,8 @@ RECONCILE_AFTER = timedelta(seconds=30)
 URGENT_WORKERS = 8
 URGENT_BACKLOG = 200
 #: Longest a job waits for the acks in flight to go out first (see :mod:`bot.jobs`); the
-#: urgent lane's is shorter, since its trigger is already ticking.
+#: urgent lane's is shorter, since its trigger is already ticking, and it only waits for
+#: the requests being answered, not for a quiet moment after them.
 JOB_YIELD = 0.5
 URGENT_YIELD = 0.3
 
@@ -116,6 +117,7 @@ def build_services(
             name="cyclr-urgent",
             foreground=foreground,
             yield_for=URGENT_YIELD,
+            settle=0.0,
         ),
         foreground=foreground,
     )
