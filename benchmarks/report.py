@@ -382,11 +382,12 @@ first; `make bench ARGS=--quick` is a short run that leaves this file alone.
 Both apps serve HTTP the way they would in production, one after the other, each against a
 fresh Cyclr sandbox ({report.runs[0].catalogue_size if report.runs else 0:,} connectors, install
 latency {config.install_latency:g} s) and Slack Web API stand-in, both in the benchmark process
-on loopback:
+on loopback; the requests come from an asyncio loop in a process of its own:
 
 - **{_label(report, "ours")}**: `cyclr-bot run --http` (gunicorn, its default: one `gthread`
-  worker, 16 threads; listeners ack and hand Cyclr work to the bot's job runner; the catalogue
-  is cached){_overrides(config)}.
+  worker, 16 threads; `/cyclr install` acks at once and `views.open` follows on a small urgent
+  lane; Cyclr work runs on the bot's job runner, whose jobs let a burst's acks go first; the
+  catalogue is cached){_overrides(config)}.
 - **{_label(report, "peer")}**: `benchmarks/peer_app.py`, the listeners as Bolt's docs write them
   (`App()` defaults, so a 5-thread listener pool; `ack()` then the Cyclr calls inside the listener;
   a token and the whole catalogue fetched with `requests` for every command and options request),
@@ -401,7 +402,10 @@ command, one options request):
    typos, empty, 5,000 characters, junk) as options requests, {config.typeahead_concurrency} at a time;
 2. for each of {levels} users at once (new users each time, so the bot's `users.info` cache is
    cold): all run `/cyclr install` together (fresh trigger ids, which expire after 3 s), then
-   all submit the modal they got (a *Webhook* install, unique name) together. *submit → DM*
+   all submit the modal they got (a *Webhook* install, unique name) together. *command sent →
+   modal opened* is the time until the stand-in receives the `views.open` call, which the user
+   sees as the modal; ours sends it just after its ack, the peer from inside its listener after
+   `ack()` and a catalogue fetch. *submit → DM*
    is the time from sending the submission to the stand-in receiving the DM that reports the
    install, minus the sandbox's install latency: the bot's own overhead, queueing included.
 
