@@ -207,10 +207,26 @@ def test_field_errors_answer_inside_the_modal(warm_bot: Bot) -> None:
     assert warm_bot.sandbox.count("POST", path_prefix="/v1.0/connectors/") == 0
 
 
+def test_one_name_submitted_twice_at_once_installs_once(warm_bot: Bot) -> None:
+    """Both jobs may find the name free; Cyclr refuses the second POST, and that user is told."""
+    bot = warm_bot
+    views = [open_modal(bot), open_modal(bot)]
+    with ThreadPoolExecutor(2) as pool:
+        list(pool.map(lambda view: submit(bot, view, "Webhook", install_name="Twin"), views))
+    bot.wait_idle()
+    records = [bot.services.store.install_by_key(view["id"]) for view in views]
+    states = sorted(r.state for r in records if r is not None)
+    assert states == [InstallState.AUTHENTICATED, InstallState.FAILED]
+    assert [c["Name"] for c in bot.sandbox.installed()].count("Twin") == 1
+    loser = next(v for v, r in zip(views, records, strict=True) if r and r.state is InstallState.FAILED)
+    assert "is in use" in text_of(outcome_view(bot, loser["id"]))
+
+
 def test_duplicate_name_tells_the_user_to_choose_another(warm_bot: Bot) -> None:
     bot = warm_bot
     first = open_modal(bot)
     submit(bot, first, "Webhook", install_name="Hook")
+    assert "Hook" in text_of(outcome_view(bot, first["id"]))  # installed: the name is now in use
     second = open_modal(bot)
     submit(bot, second, "Webhook", install_name="Hook")
     final = outcome_view(bot, second["id"])
