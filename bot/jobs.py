@@ -22,7 +22,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import ParamSpec, TypeVar
 
-__all__ = ["Foreground", "JobRejected", "JobRunner"]
+__all__ = ["Foreground", "JobRejected", "JobRunner", "start_threads"]
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +32,18 @@ T = TypeVar("T")
 
 class JobRejected(Exception):
     """The runner is full or shut down; nothing was queued."""
+
+
+def start_threads(pool: ThreadPoolExecutor, count: int) -> None:
+    """Start ``count`` threads of ``pool`` now.
+
+    A pool starts a thread for each task submitted while none is idle, up to its size, and
+    each start waits for the new thread to run: under a burst that wait lands in an ack.
+    """
+    started = threading.Barrier(count + 1)
+    for _ in range(count):
+        pool.submit(started.wait)
+    started.wait()
 
 
 class Foreground:
@@ -111,15 +123,7 @@ class JobRunner:
         self.workers = workers
         self.max_pending = max_pending
         self.failures = 0
-        self._start_threads()
-
-    def _start_threads(self) -> None:
-        """Start every worker now: the pool would otherwise start one per job submitted while
-        none is idle, and each start waits for the new thread to run, in a listener's ack."""
-        started = threading.Barrier(self.workers + 1)
-        for _ in range(self.workers):
-            self._executor.submit(started.wait)
-        started.wait()
+        start_threads(self._executor, workers)
 
     @property
     def pending(self) -> int:

@@ -13,6 +13,8 @@ from typing import Any
 
 from gunicorn.app.base import BaseApplication
 
+from bot.jobs import start_threads
+
 __all__ = ["GunicornServer", "server_options"]
 
 
@@ -31,7 +33,16 @@ def server_options(host: str, port: int) -> dict[str, Any]:
         "loglevel": "warning",
         "limit_request_line": 8190,
         "preload_app": False,
+        "post_worker_init": start_request_threads,
     }
+
+
+def start_request_threads(worker: Any) -> None:
+    """Start a gthread worker's request threads before its first request (see
+    :func:`bot.jobs.start_threads`), not one by one inside the first burst."""
+    pool = getattr(worker, "tpool", None)
+    if pool is not None:
+        start_threads(pool, worker.cfg.threads)
 
 
 class GunicornServer(BaseApplication):  # type: ignore[misc]

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import logging
 import threading
+from concurrent.futures import ThreadPoolExecutor
+from types import SimpleNamespace
 
 import pytest
 
 from bot.jobs import Foreground, JobRejected, JobRunner
 from bot.logs import reference_id
+from bot.web.server import server_options, start_request_threads
 
 
 def test_backlog_is_bounded_and_refused_at_once() -> None:
@@ -98,3 +101,12 @@ def test_a_job_waits_no_longer_than_its_yield() -> None:
     with foreground.answering():  # a request that never finishes
         assert runner.submit("patient", lambda: "ran").result(2) == "ran"
     runner.shutdown()
+
+
+def test_gunicorns_request_threads_start_with_the_worker() -> None:
+    """The post_worker_init hook: a gthread worker has all its threads before its first request."""
+    pool = ThreadPoolExecutor(max_workers=5, thread_name_prefix="gthread-test")
+    start_request_threads(SimpleNamespace(tpool=pool, cfg=SimpleNamespace(threads=5)))
+    assert len([t for t in threading.enumerate() if t.name.startswith("gthread-test")]) == 5
+    pool.shutdown()
+    assert server_options("127.0.0.1", 8080)["post_worker_init"] is start_request_threads
