@@ -98,8 +98,9 @@ class Foreground:
 class JobRunner:
     """A thread pool with a bounded backlog; each job runs in a copy of the caller's context.
 
-    With a ``foreground``, each job first waits up to ``yield_for`` seconds for the
-    foreground to be quiet (for ``settle`` seconds, default the foreground's own).
+    With a ``foreground``, each job first waits for the foreground to be quiet (for
+    ``settle`` seconds, default the foreground's own), until ``yield_for`` seconds after it
+    was submitted at most.
     """
 
     def __init__(
@@ -141,11 +142,16 @@ class JobRunner:
         context = contextvars.copy_context()
         with self._lock:
             self._pending += 1
+        # The wait counts from now: a job that already waited in the queue (under sustained
+        # traffic there is never a quiet moment) runs at once, so the runner keeps its pace.
+        yield_until = time.monotonic() + self._yield_for
 
         def run() -> T:
             try:
                 if self._foreground is not None:
-                    self._foreground.wait_quiet(self._yield_for, settle=self._settle)
+                    remaining = yield_until - time.monotonic()
+                    if remaining > 0:
+                        self._foreground.wait_quiet(remaining, settle=self._settle)
                 return context.run(fn, *args, **kwargs)
             except Exception:
                 self.failures += 1

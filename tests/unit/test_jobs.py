@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from types import SimpleNamespace
 
@@ -110,3 +111,18 @@ def test_gunicorns_request_threads_start_with_the_worker() -> None:
     assert len([t for t in threading.enumerate() if t.name.startswith("gthread-test")]) == 5
     pool.shutdown()
     assert server_options("127.0.0.1", 8080)["post_worker_init"] is start_request_threads
+
+
+def test_under_endless_traffic_jobs_keep_their_pace() -> None:
+    """With never a quiet moment, a job waits ``yield_for`` from its submission, not from when
+    a worker takes it: ten 0.2-s waits on one worker take about 0.2 s, not 2 s."""
+    foreground = Foreground()
+    runner = JobRunner(workers=1, foreground=foreground, yield_for=0.2)
+    with foreground.answering():
+        started = time.monotonic()
+        futures = [runner.submit(f"job{i}", lambda: None) for i in range(10)]
+        for future in futures:
+            future.result(5)
+        elapsed = time.monotonic() - started
+    assert 0.15 < elapsed < 1.0, elapsed
+    runner.shutdown()
