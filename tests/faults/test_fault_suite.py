@@ -274,8 +274,9 @@ def cyclr_run(tmp_path_factory: pytest.TempPathFactory, captured_logs: io.String
         doubles=10,
         seed=SEED,
         # A slow Cyclr and a small job pool, so that submissions wait in the queue for longer
-        # than the reconciliation grace period, as they do on a busy day.
-        workers=4,
+        # than the reconciliation grace period, as they do on a busy day; yet enough of them
+        # reach Cyclr within it for every forced fault to hit an install POST.
+        workers=6,
         install_latency=0.2,
     )
 
