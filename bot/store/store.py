@@ -167,20 +167,17 @@ class Store:
         and for the waits on the GIL after each call into SQLite, once per batch instead of
         once per row, and the acks waiting on those rows go out sooner.
         """
-        if self._write_lock is None:
-            try:
-                with self.engine.begin() as conn:
-                    return conn.execute(_INSERT_INSTALL, values).one()
-            except IntegrityError:
-                return None
         mine = _QueuedInsert(values)
-        with self._queue_lock:
-            self._queued.append(mine)
-        with self._write_lock:
-            if not mine.done:
-                with self._queue_lock:
-                    batch, self._queued = self._queued, []
-                self._insert_batch(batch)
+        if self._write_lock is None:  # PostgreSQL: every thread writes at once
+            self._insert_batch([mine])
+        else:
+            with self._queue_lock:
+                self._queued.append(mine)
+            with self._write_lock:
+                if not mine.done:
+                    with self._queue_lock:
+                        batch, self._queued = self._queued, []
+                    self._insert_batch(batch)
         if mine.error is not None:
             raise mine.error
         return mine.row
