@@ -9,18 +9,17 @@ small machine the load generator shares the cores with the app it measures, so i
 cost little: 50 threads of :mod:`http.client` sharing a GIL with the stand-ins took about
 0.8 ms of CPU per request, which the app then waited behind. Slack's servers are not on
 the app's machine, so the less the generator takes, the closer the figures are to what
-Slack would see. The closed loop (one request at a time) keeps plain :mod:`http.client`.
+Slack would see. The closed loop (typeahead) uses the same sender, in this process.
 """
 
 from __future__ import annotations
 
 import asyncio
-import http.client
 import math
 import multiprocessing
 import time
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from types import TracebackType
 from urllib.parse import urlsplit
@@ -71,25 +70,6 @@ class Sample:
     def late(self) -> bool:
         """Slack would have given up: no 200 within :data:`SLACK_ACK_LIMIT`."""
         return not self.ok or self.elapsed > SLACK_ACK_LIMIT
-
-
-def send(target: Target, request: Request, timeout: float) -> Sample:
-    """POST one signed request on a fresh connection and time it."""
-    body, headers = request
-    connection = http.client.HTTPConnection(target.host, target.port, timeout=timeout)
-    sent = time.time()
-    started = time.perf_counter()
-    try:
-        connection.request("POST", target.path, body=body, headers=dict(headers))
-        response = connection.getresponse()
-        data = response.read()
-        return Sample(sent, time.perf_counter() - started, response.status, body=data)
-    except TimeoutError:
-        return Sample(sent, time.perf_counter() - started, None, "timeout")
-    except OSError as error:
-        return Sample(sent, time.perf_counter() - started, None, type(error).__name__)
-    finally:
-        connection.close()
 
 
 def burst(target: Target, requests: Sequence[Request], *, timeout: float) -> list[Sample]:
@@ -178,12 +158,19 @@ def closed_loop(
 
     The requests are built (and signed) just before they are sent.
     """
+    return asyncio.run(_closed_loop(target, make_requests, max(1, concurrency), timeout))
 
-    def one(make: Callable[[], Request]) -> Sample:
-        return send(target, make(), timeout)
 
-    with ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="bench-loop") as pool:
-        return list(pool.map(one, make_requests))
+async def _closed_loop(
+    target: Target, make_requests: Sequence[Callable[[], Request]], concurrency: int, timeout: float
+) -> list[Sample]:
+    slots = asyncio.Semaphore(concurrency)
+
+    async def one(make: Callable[[], Request]) -> Sample:
+        async with slots:
+            return await _send_async(target, _wire(target, make()), timeout)
+
+    return list(await asyncio.gather(*(one(make) for make in make_requests)))
 
 
 def percentile(values: Sequence[float], fraction: float) -> float:

@@ -382,7 +382,8 @@ first; `make bench ARGS=--quick` is a short run that leaves this file alone.
 Both apps serve HTTP the way they would in production, one after the other, each against a
 fresh Cyclr sandbox ({report.runs[0].catalogue_size if report.runs else 0:,} connectors, install
 latency {config.install_latency:g} s) and Slack Web API stand-in, both in the benchmark process
-on loopback; the requests come from an asyncio loop in a process of its own:
+on loopback; the bursts come from an asyncio loop in a process of its own, the typeahead
+requests from the same code in the benchmark process:
 
 - **{_label(report, "ours")}**: `cyclr-bot run --http` (gunicorn, its default: one `gthread`
   worker, 16 threads; `/cyclr install` acks at once and `views.open` follows on a small urgent
