@@ -5,8 +5,9 @@ processes sharing PostgreSQL: the submission key is UNIQUE, so of two replicas t
 the same modal submission at once exactly one row is created, and the other gets that row.
 
 SQLite takes one writer at a time, and a writer that finds the lock taken sleeps in steps
-of up to 100 ms before it tries again. The process's own writes therefore queue on a
-lock of their own, handed over at once; only another process's writes meet SQLite's wait.
+of up to 100 ms before it tries again. Writes therefore queue on a lock of their own
+(:class:`bot.store.writelock.WriteLock`), handed over at once, within the process and
+between the processes (gunicorn workers, the CLI) sharing the database file.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError, S
 from bot.cyclr.models import AuthKind
 from bot.store import tables
 from bot.store.records import Binding, InstallRecord, InstallState, LinkRef
+from bot.store.writelock import WriteLock, lock_path_for
 
 __all__ = ["Store", "StoreUnavailable"]
 
@@ -73,13 +75,14 @@ class Store:
         self.url = url
         self._clock = clock
         self.engine = engine or _make_engine(url)
-        self._write_lock = threading.Lock() if self.engine.dialect.name == "sqlite" else None
+        sqlite = self.engine.dialect.name == "sqlite"
+        self._write_lock = WriteLock(lock_path_for(self.engine.url.database)) if sqlite else None
         self._queue_lock = threading.Lock()
         self._queued: list[_QueuedInsert] = []
 
     @contextmanager
     def _writing(self) -> Iterator[Connection]:
-        """A write transaction (committed on leaving); one at a time in this process on SQLite."""
+        """A write transaction (committed on leaving); one at a time on SQLite."""
         with self._write_lock or nullcontext(), self.engine.begin() as conn:
             yield conn
 
@@ -112,6 +115,8 @@ class Store:
 
     def close(self) -> None:
         self.engine.dispose()
+        if self._write_lock is not None:
+            self._write_lock.close()
 
     # -- installs (the audit log) --------------------------------------------------------------
 
@@ -513,14 +518,24 @@ class Store:
 # -- helpers ------------------------------------------------------------------------------------
 
 
+#: SQLite connections kept per process, and how many more may open at once.
+SQLITE_POOL_SIZE = 20
+SQLITE_POOL_OVERFLOW = 40
+
+
 def _make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        # Connections kept open: the request, job and urgent threads read at the same moment
+        # in a burst, and an SQLite connection is only a file handle, while each one opened
+        # past the pool (and closed again after) costs its open and pragmas inside an ack.
+        in_memory = ":memory:" in url or url in ("sqlite://", "sqlite:///")
+        pool = {} if in_memory else {"pool_size": SQLITE_POOL_SIZE, "max_overflow": SQLITE_POOL_OVERFLOW}
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, **pool)
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
             cursor = dbapi_connection.cursor()
-            if ":memory:" not in url and url not in ("sqlite://", "sqlite:///"):
+            if not in_memory:
                 cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA busy_timeout=30000")
             cursor.execute("PRAGMA synchronous=NORMAL")  # with WAL: durable across crashes, not power loss

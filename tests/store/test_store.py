@@ -110,6 +110,70 @@ def test_threads_writing_at_once_queue_on_the_stores_lock_not_sqlites(tmp_path: 
     store.close()
 
 
+def _no_busy_wait_store(url: str) -> Store:
+    """A store on ``url`` whose SQLite connections fail at once on a locked database."""
+    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 0})
+
+    @event.listens_for(engine, "connect")
+    def _wal(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.execute("PRAGMA journal_mode=WAL")
+
+    return Store(url, engine=engine)
+
+
+def _write_from_process(url: str, n: int, barrier: Any, out: Any) -> None:
+    store = _no_busy_wait_store(url)
+    errors: list[str] = []
+
+    def write(t: int) -> None:
+        try:
+            for i in range(5):
+                record, created = _begin(store, f"V-{n}-{t}-{i}")
+                assert created
+                store.mark_attempted(record.id)
+        except Exception as error:  # noqa: BLE001 - reported to the parent
+            errors.append(repr(error))
+
+    threads = [threading.Thread(target=write, args=(t,)) for t in range(8)]
+    barrier.wait()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    out.put(errors)
+    store.close()
+
+
+def test_processes_writing_at_once_queue_on_the_lock_file_not_sqlites_wait(tmp_path: Any) -> None:
+    """Two gunicorn workers on one SQLite file: with SQLite's busy wait switched off, their
+    writes at the same moment fail with "database is locked" unless the store queues them
+    across processes too (the writer lock file beside the database)."""
+    url = f"sqlite:///{tmp_path / 'two-writers.db'}"
+    setup = _no_busy_wait_store(url)
+    setup.create_schema()
+    ctx = multiprocessing.get_context("spawn")
+    barrier, out = ctx.Barrier(3), ctx.Queue()
+    procs = [ctx.Process(target=_write_from_process, args=(url, n, barrier, out)) for n in range(3)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(60)
+    assert all(p.exitcode == 0 for p in procs)
+    assert [out.get(timeout=5) for _ in procs] == [[], [], []]
+    assert setup.count_installs() == 3 * 8 * 5
+    assert (tmp_path / "two-writers.db.writer-lock").exists()
+    setup.close()
+
+
+@pytest.mark.parametrize("url", ["sqlite://", "sqlite:///:memory:"])
+def test_an_in_memory_database_works_too(url: str) -> None:
+    store = Store(url)
+    store.create_schema()
+    record, created = _begin(store, "V-mem")
+    assert created and store.get_install(record.id) == record
+    store.close()
+
+
 def test_final_state_is_not_overwritten_when_only_if_pending(store: Store) -> None:
     record, _ = _begin(store, "V2")
     assert store.finish_install(record.id, InstallState.FAILED, reason="no", only_if_pending=True) is not None
