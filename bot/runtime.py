@@ -219,11 +219,14 @@ def _run_socket(settings: Settings, host: str) -> int:
             log.info("Socket Mode connected; link pages on %s:%d", host, settings.port)
             return create_web_app(services, None, socket_connected=handler.client.is_connected)
 
-        GunicornServer(load, server_options(host, settings.port) | {"workers": 1}).run()
+        GunicornServer(load, server_options(host, settings.port, workers=1)).run()
         return 0
+
+    from bot.web.server import freeze_startup_heap
 
     services, app, _ = build_bot(settings)
     handler = SocketModeHandler(app, app_token=settings.slack_app_token)
+    freeze_startup_heap()
     stop = threading.Event()
 
     def on_signal(signum: int, _frame: Any) -> None:

@@ -12,7 +12,7 @@ import pytest
 
 from bot.jobs import Foreground, JobRejected, JobRunner
 from bot.logs import reference_id
-from bot.web.server import server_options, start_request_threads
+from bot.web.server import start_request_threads
 
 
 def test_backlog_is_bounded_and_refused_at_once() -> None:
@@ -110,7 +110,6 @@ def test_gunicorns_request_threads_start_with_the_worker() -> None:
     start_request_threads(SimpleNamespace(tpool=pool, cfg=SimpleNamespace(threads=5)))
     assert len([t for t in threading.enumerate() if t.name.startswith("gthread-test")]) == 5
     pool.shutdown()
-    assert server_options("127.0.0.1", 8080)["post_worker_init"] is start_request_threads
 
 
 def test_under_endless_traffic_jobs_keep_their_pace() -> None:
