@@ -6,7 +6,7 @@ For each app in turn (ours, then the peer in :mod:`benchmarks.peer_app`), in a f
 sandbox and Slack Web API stand-in running in this process:
 
 1. start it as gunicorn would run it in production (ours: ``cyclr-bot run --http``, its
-   default gthread worker; the peer: plain ``gunicorn``, one sync worker) and time the
+   default gthread workers; the peer: plain ``gunicorn``, one sync worker) and time the
    start-up to a 200 on ``/healthz``;
 2. warm up with one ``/cyclr install`` and one options request (this gives the modal the
    later payloads are built from);
