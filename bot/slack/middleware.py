@@ -89,6 +89,17 @@ def action_for(body: dict[str, Any]) -> Action | None:
     return None
 
 
+def _opens_install_modal(body: dict[str, Any]) -> bool:
+    """`/cyclr install`, the global shortcut and the Install buttons of App Home and search."""
+    if body.get("command"):
+        return True
+    if body.get("type") in ("shortcut", "message_action"):
+        return True  # action_for() made it INSTALL: the bot's own shortcut
+    actions = body.get("actions") or [{}]
+    first = actions[0] if isinstance(actions, list) and actions and isinstance(actions[0], dict) else {}
+    return body.get("type") == "block_actions" and first.get("action_id") in (HOME_INSTALL, SEARCH_INSTALL)
+
+
 def who_grants(principals: Iterable[str]) -> str:
     """Mentions of the admins, or where to configure them when there are none."""
     mentions = [f"<!subteam^{p}>" if p.startswith("S") else f"<@{p}>" for p in principals]
@@ -122,8 +133,8 @@ class AccessMiddleware(Middleware):
             return BoltResponse(status=400, body="no user in the request")
         result = context.authorize_result
         bot_team = (result.team_id if result is not None else None) or context.team_id
-        if action is Action.INSTALL and body.get("command"):
-            # `/cyclr install` acks with nothing and opens its modal afterwards; its check runs
+        if action is Action.INSTALL and _opens_install_modal(body):
+            # These ack with nothing and open the install modal afterwards; the check runs
             # then (InstallModal.open), so a first-time user's users.info does not hold the ack.
             # Whatever the modal leads to is checked again on submission, before anything happens.
             context[DEFERRED_CHECK] = lambda: self._refusal_message(user_id, bot_team, action)

@@ -7,10 +7,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import requests
 
 from bot.services.access import Action, UserFacts, decide
+from bot.slack.ids import HOME_INSTALL, SEARCH_INSTALL, SHORTCUT
 from tests import slack_requests as sr
 from tests.e2e.harness import Bot, running_bot
+from tests.slack_standin import Call, dm_channel_id
 
 USERS = {
     "admin": "UADMIN01",
@@ -113,6 +116,81 @@ def test_refused_buttons_answer_privately(access_bot: Bot, who: str) -> None:
     access_bot.action("uninstall", value='{"a":"acme-prod","ac":1}', user_id=USERS[who], response_url=url)
     post = access_bot.slack.wait_for(None, predicate=lambda c: c.hook == f"refuse-{who}")[0]
     assert ":no_entry:" in str(post.args)
+
+
+# The other ways into the install modal: the global shortcut, App Home's button (a home
+# view: no response_url, no channel) and the Install button of a search result.
+ENTRY_POINTS = ("shortcut", "home", "search")
+
+
+def _open_install(bot: Bot, entry: str, user_id: str, hook: str) -> requests.Response:
+    trigger = bot.slack.new_trigger_id(user_id)
+    bot.last_trigger = trigger
+    if entry == "shortcut":
+        return bot.post(sr.shortcut_request(SHORTCUT, user_id=user_id, trigger_id=trigger))
+    if entry == "home":
+        home = {"id": "VHOME0001", "type": "home", "callback_id": ""}
+        request = sr.block_actions_request(HOME_INSTALL, user_id=user_id, trigger_id=trigger, view=home)
+        return bot.post(request)
+    connector = bot.sandbox.connector_by_name("Webhook")["Id"]
+    return bot.post(
+        sr.block_actions_request(
+            SEARCH_INSTALL,
+            value=json.dumps({"a": bot.services.accounts.default_account_id, "c": connector}),
+            user_id=user_id,
+            trigger_id=trigger,
+            response_url=bot.slack.response_url(hook),
+        )
+    )
+
+
+def _refusal_for(user_id: str, hook: str) -> object:
+    def matches(call: Call) -> bool:
+        to_user = call.hook == hook or (
+            call.method == "chat.postMessage" and call.args.get("channel") == dm_channel_id(user_id)
+        )
+        return to_user and ":no_entry:" in json.dumps(call.args)
+
+    return matches
+
+
+@pytest.mark.parametrize("who", ["admin", "group_installer", "member", "guest", "external"])
+@pytest.mark.parametrize("entry", ENTRY_POINTS)
+def test_every_way_into_the_install_modal_is_checked(access_bot: Bot, entry: str, who: str) -> None:
+    bot = access_bot
+    hook = f"entry-{entry}-{who}"
+    response = _open_install(bot, entry, USERS[who], hook)
+    assert response.status_code == 200 and response.content == b""
+    if who in MATRIX["install"]:
+        assert bot.opened_view()["callback_id"] == "cyclr_install"
+        return
+    post = bot.slack.wait_for(None, predicate=_refusal_for(USERS[who], hook))[0]
+    assert "Ask <@UADMIN01>, <!subteam^SADMINS1> for access." in json.dumps(post.args)
+    bot.wait_idle()
+    assert all(c.args["trigger_id"] != bot.last_trigger for c in bot.slack.calls("views.open")), (
+        "a refused user got the modal"
+    )
+
+
+@pytest.mark.parametrize("entry", ["command", *ENTRY_POINTS])
+def test_the_ack_does_not_wait_for_a_first_time_users_profile(access_bot: Bot, entry: str) -> None:
+    """users.info is slow here; the ack comes back before Slack has even answered it (the
+    stand-in records a call when it answers), and the check still happens just after."""
+    bot = access_bot
+    user = f"UFIRST{ENTRY_POINTS.index(entry) + 1 if entry in ENTRY_POINTS else 0:02d}"
+    bot.slack.add_user(user)  # a member: never looked up before, and refused
+    hook = f"first-{entry}"
+    bot.slack.delay_next("users.info", 1.5)
+    if entry == "command":
+        response = bot.command("install", user_id=user, response_url=bot.slack.response_url(hook))
+    else:
+        response = _open_install(bot, entry, user, hook)
+    assert response.status_code == 200
+    assert not [c for c in bot.slack.calls("users.info") if c.args.get("user") == user], (
+        "the ack waited for users.info"
+    )
+    bot.slack.wait_for(None, predicate=_refusal_for(user, hook))
+    assert [c for c in bot.slack.calls("users.info") if c.args.get("user") == user]
 
 
 def test_policy_is_pure_and_covers_every_action() -> None:

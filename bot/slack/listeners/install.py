@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from slack_bolt import Ack, App
+from slack_bolt import Ack, App, BoltContext
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
@@ -43,6 +43,7 @@ from bot.slack.ids import (
 from bot.slack.listeners.background import Surface
 from bot.slack.listeners.errors import user_job
 from bot.slack.messenger import ViewChanged
+from bot.slack.middleware import DEFERRED_CHECK
 from bot.store import InstallRecord
 
 __all__ = ["InstallModal", "register"]
@@ -546,7 +547,7 @@ def register(app: App, modal: InstallModal) -> None:
     def account_chosen(ack: Ack) -> None:
         ack()
 
-    def open_for_user(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+    def open_for_user(ack: Ack, body: dict[str, Any], client: WebClient, context: BoltContext) -> None:
         """The global shortcut and App Home's button: a blank modal on the default account."""
         ack()
         modal.open(
@@ -555,13 +556,16 @@ def register(app: App, modal: InstallModal) -> None:
             team_id=_team(body),
             user_id=_user(body),
             channel_id=None,
+            access_check=context.get(DEFERRED_CHECK),
         )
 
     app.shortcut(SHORTCUT)(open_for_user)
     app.action(HOME_INSTALL)(open_for_user)
 
     @app.action(SEARCH_INSTALL)
-    def search_install(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient) -> None:
+    def search_install(
+        ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient, context: BoltContext
+    ) -> None:
         ack()
         value = decode_value(action.get("value"))
         account = value.get("a") if modal.services.accounts.is_known(value.get("a"), fetch=False) else None
@@ -575,6 +579,7 @@ def register(app: App, modal: InstallModal) -> None:
             connector_id=connector,
             account_id=account,
             response_url=body.get("response_url"),
+            access_check=context.get(DEFERRED_CHECK),
         )
 
 
