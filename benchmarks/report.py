@@ -381,8 +381,8 @@ first; `make bench ARGS=--quick` is a short run that leaves this file alone.
 
 Both apps serve HTTP the way they would in production, one after the other, each against a
 fresh Cyclr sandbox ({report.runs[0].catalogue_size if report.runs else 0:,} connectors, install
-latency {config.install_latency:g} s) and Slack Web API stand-in, both in the benchmark process
-on loopback; the bursts come from an asyncio loop in a process of its own, the typeahead
+latency {config.install_latency:g} s{_api_latency(config)}) and Slack Web API stand-in, both in
+the benchmark process on loopback; the bursts come from an asyncio loop in a process of its own, the typeahead
 requests from the same code in the benchmark process:
 
 - **{_label(report, "ours")}**: `cyclr-bot run --http` (gunicorn, its default: a `gthread`
@@ -444,11 +444,18 @@ the client timeout. The ratio column is peer ÷ ours of the p99 (or of the count
 - Everything shares {report.machine.get("CPU", "the machine")}: the load generator, both
   stand-ins and the app under test compete for the same cores, so the absolute numbers are
   pessimistic; the ratio is what carries over.
-- The sandbox answers in microseconds apart from installs; a real Cyclr adds network
+- {"The sandbox answers in microseconds apart from installs" if not config.api_latency else
+  f"Every Cyclr call here takes {config.api_latency * 1000:g} ms more"}; a real Cyclr adds network
   round-trips, which hurt the peer (about {_peer_calls(report)} Cyclr calls per options
   request) far more than the bot (cached catalogue).
 """
     path.write_text(text, encoding="utf-8")
+
+
+def _api_latency(config: Config) -> str:
+    if not config.api_latency:
+        return ""
+    return f", and {config.api_latency * 1000:g} ms added to every call as a network round trip"
 
 
 def _overrides(config: Config) -> str:

@@ -64,6 +64,7 @@ _NAME = re.compile(r"bench-[a-z]+-c\d+-\d{4}")
 class Config:
     concurrencies: tuple[int, ...] = (10, 20, 50)
     install_latency: float = 1.5
+    api_latency: float = 0.0  #: added to every Cyclr call, as a round trip to a real Cyclr would be
     typeahead_queries: int = 200
     typeahead_concurrency: int = 1
     timeout: float = 10.0  #: client timeout per request
@@ -328,7 +329,7 @@ def run_app(
     """Start one app against fresh stand-ins, run every phase (bursts sent by ``load``), stop it."""
     run = AppRun(key, APPS[key])
     with ExitStack() as stack:
-        sandbox = CyclrSandbox(install_latency=config.install_latency).start()
+        sandbox = CyclrSandbox(install_latency=config.install_latency, api_latency=config.api_latency).start()
         stack.callback(sandbox.stop)
         slack = SlackStandin().start()
         stack.callback(slack.close)
@@ -407,6 +408,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--queries", type=int, default=None, help="typeahead requests (default 200)")
     parser.add_argument("--typeahead-concurrency", type=int, default=1)
     parser.add_argument("--install-latency", type=float, default=1.5, help="sandbox install latency, s")
+    parser.add_argument("--api-latency", type=float, default=0.0,
+                        help="a round trip added to every Cyclr call, s (default 0: answered at once)")
     parser.add_argument("--ours-env", type=_setting, action="append", default=[], metavar="KEY=VALUE",
                         help="a setting for our bot only, e.g. WEB_CONCURRENCY=2 (repeatable)")
     parser.add_argument("--timeout", type=float, default=10.0, help="client timeout per request, s")
@@ -445,6 +448,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     config = Config(
         concurrencies=args.concurrency or ((5, 10) if quick else (10, 20, 50)),
         install_latency=args.install_latency,
+        api_latency=max(0.0, args.api_latency),
         typeahead_queries=args.queries or (40 if quick else 200),
         typeahead_concurrency=max(1, args.typeahead_concurrency),
         timeout=args.timeout,

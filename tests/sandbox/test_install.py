@@ -230,6 +230,21 @@ def test_install_latency_delays_the_answer(cyclr_sandbox: CyclrSandbox, http: Ht
     assert cyclr_sandbox.install_latency == 0
 
 
+def test_api_latency_delays_every_answer(cyclr_sandbox: CyclrSandbox, http: Http) -> None:
+    cyclr_sandbox.api_latency = 0.2
+    try:
+        timings = []
+        for _ in range(2):
+            started = time.perf_counter()
+            response = http.get("/v1.0/connectors")
+            timings.append(time.perf_counter() - started)
+            assert response.status_code == 200
+    finally:
+        cyclr_sandbox.api_latency = -1  # clamped
+    assert min(timings) >= 0.2
+    assert cyclr_sandbox.api_latency == 0
+
+
 # -- installed connectors --------------------------------------------------------------------
 
 

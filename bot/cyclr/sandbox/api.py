@@ -43,6 +43,7 @@ class ApiSettings:
 
     page_headers: bool = True
     install_latency: float = 0.0
+    api_latency: float = 0.0  #: a network round trip, added to every API call
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,6 +137,8 @@ class CyclrApi:
 
     def handle(self, request: Request) -> Response:
         """Answer one request; business refusals become ``{"Message": ...}`` responses."""
+        if self.settings.api_latency > 0:
+            self._wait(self.settings.api_latency)
         path = request.path.rstrip("/") or "/"
         matches = [(route, m) for route in self._routes if (m := route.pattern.fullmatch(path)) is not None]
         if not matches:

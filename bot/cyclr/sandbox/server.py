@@ -48,6 +48,7 @@ class CyclrSandbox:
         signin_ttl: float = 300,
         page_headers: bool = True,
         install_latency: float = 0.0,
+        api_latency: float = 0.0,
         catalogue: Iterable[Mapping[str, Any]] | None = None,
         accounts: Iterable[Mapping[str, Any]] | None = None,
         client_id: str = DEFAULT_CLIENT_ID,
@@ -66,7 +67,9 @@ class CyclrSandbox:
             catalogue=catalogue,
             accounts=accounts,
         )
-        self.settings = ApiSettings(page_headers=page_headers, install_latency=install_latency)
+        self.settings = ApiSettings(
+            page_headers=page_headers, install_latency=install_latency, api_latency=api_latency
+        )
         self.faults = FaultPlan()
         self.request_log = RequestLog()
         self.api = CyclrApi(self.state, self.settings, self.wait)
@@ -171,6 +174,15 @@ class CyclrSandbox:
     @install_latency.setter
     def install_latency(self, seconds: float) -> None:
         self.settings.install_latency = max(0.0, float(seconds))
+
+    @property
+    def api_latency(self) -> float:
+        """Seconds every request sleeps before it is answered (a round trip to a real Cyclr)."""
+        return self.settings.api_latency
+
+    @api_latency.setter
+    def api_latency(self, seconds: float) -> None:
+        self.settings.api_latency = max(0.0, float(seconds))
 
     @property
     def page_headers(self) -> bool:
