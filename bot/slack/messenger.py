@@ -118,7 +118,8 @@ class SlackMessenger:
         timer.start()
 
     def _sync_install_messages(self, install_id: int) -> None:
-        with self._lock_for(install_id):
+        # The process's lock, then every process's: the row is read once both are held.
+        with self._lock_for(install_id), self.services.store.messages_lock(install_id):
             record = self.services.store.get_install(install_id)
             if record is None:
                 return

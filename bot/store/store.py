@@ -6,7 +6,7 @@ the same modal submission at once exactly one row is created, and the other gets
 
 SQLite takes one writer at a time, and a writer that finds the lock taken sleeps in steps
 of up to 100 ms before it tries again. Writes therefore queue on a lock of their own
-(:class:`bot.store.writelock.WriteLock`), handed over at once, within the process and
+(:class:`bot.store.locks.WriteLock`), handed over at once, within the process and
 between the processes (gunicorn workers, the CLI) sharing the database file.
 """
 
@@ -17,7 +17,7 @@ import secrets
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager, nullcontext
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -28,14 +28,18 @@ from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError, S
 
 from bot.cyclr.models import AuthKind
 from bot.store import tables
+from bot.store.locks import KeyedLock, WriteLock, lock_path_for
 from bot.store.records import Binding, InstallRecord, InstallState, LinkRef
-from bot.store.writelock import WriteLock, lock_path_for
 
 __all__ = ["Store", "StoreUnavailable"]
 
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
+
+#: The first key of the PostgreSQL advisory locks held while an install's messages are sent
+#: (the second is the install's id); "Cy" in ASCII, to stay clear of other applications' locks.
+_MESSAGES_LOCK_SPACE = 0x4379
 
 #: Built once: recording an install is on the submission's ack, and building the statement
 #: cost as much as running it.
@@ -76,7 +80,9 @@ class Store:
         self._clock = clock
         self.engine = engine or _make_engine(url)
         sqlite = self.engine.dialect.name == "sqlite"
-        self._write_lock = WriteLock(lock_path_for(self.engine.url.database)) if sqlite else None
+        database = self.engine.url.database
+        self._write_lock = WriteLock(lock_path_for(database, "writer-lock")) if sqlite else None
+        self._message_locks = KeyedLock(lock_path_for(database, "message-locks")) if sqlite else None
         self._queue_lock = threading.Lock()
         self._queued: list[_QueuedInsert] = []
 
@@ -117,6 +123,31 @@ class Store:
         self.engine.dispose()
         if self._write_lock is not None:
             self._write_lock.close()
+        if self._message_locks is not None:
+            self._message_locks.close()
+
+    def messages_lock(self, install_id: int) -> AbstractContextManager[None]:
+        """Held while an install's messages are posted or updated, by whichever process.
+
+        Two processes telling the same install at once (the reconciliation of each gunicorn
+        worker or replica at start-up, say) would otherwise both find no message yet and both
+        post one; the second holder finds the first one's message and updates it instead.
+        SQLite: a lock file beside the database; PostgreSQL: an advisory lock.
+        """
+        if self._message_locks is not None:
+            return self._message_locks.hold(install_id)
+        return self._advisory_lock(_MESSAGES_LOCK_SPACE, install_id)
+
+    @contextmanager
+    def _advisory_lock(self, space: int, key: int) -> Iterator[None]:
+        with self.engine.connect() as conn:
+            conn.execute(text("SELECT pg_advisory_lock(:space, :key)"), {"space": space, "key": key})
+            conn.commit()
+            try:
+                yield
+            finally:
+                conn.execute(text("SELECT pg_advisory_unlock(:space, :key)"), {"space": space, "key": key})
+                conn.commit()
 
     # -- installs (the audit log) --------------------------------------------------------------
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import multiprocessing
 import threading
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -172,6 +173,35 @@ def test_an_in_memory_database_works_too(url: str) -> None:
     record, created = _begin(store, "V-mem")
     assert created and store.get_install(record.id) == record
     store.close()
+
+
+def _hold_messages_lock(url: str, install_id: int, out: Any) -> None:
+    store = Store(url)
+    with store.messages_lock(install_id):
+        out.put(time.time())
+    store.close()
+
+
+def test_one_process_at_a_time_holds_an_installs_messages_lock(store_url: str) -> None:
+    store = Store(store_url)
+    ctx = multiprocessing.get_context("spawn")
+    out = ctx.Queue()
+    try:
+        with store.messages_lock(41):
+            other = ctx.Process(target=_hold_messages_lock, args=(store_url, 42, out))
+            other.start()
+            assert out.get(timeout=30) > 0  # another install's lock is free meanwhile
+            other.join(30)
+            same = ctx.Process(target=_hold_messages_lock, args=(store_url, 41, out))
+            same.start()
+            time.sleep(1.0)  # time for the process to start and reach the lock
+            assert out.empty(), "another process took install 41's lock while it was held"
+            released = time.time()
+        assert out.get(timeout=30) >= released
+        same.join(30)
+        assert (other.exitcode, same.exitcode) == (0, 0)
+    finally:
+        store.close()
 
 
 def test_final_state_is_not_overwritten_when_only_if_pending(store: Store) -> None:
