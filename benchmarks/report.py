@@ -369,7 +369,7 @@ def write_docs(report: Report, path: Path) -> None:
     levels = ", ".join(str(c) for c in config.concurrencies)
     text = f"""# Benchmarks
 
-Written by `{report.command}` (what `make bench` runs) on {report.date:%Y-%m-%d %H:%M} UTC;
+Written by `{report.command}` ({_make_form(report.command)}) on {report.date:%Y-%m-%d %H:%M} UTC;
 the run took {report.duration / 60:.1f} min. `make bench` installs the `bench` extra (matplotlib)
 first; `make bench ARGS=--quick` is a short run that leaves this file alone.
 
@@ -450,6 +450,12 @@ the client timeout. The ratio column is peer ÷ ours of the p99 (or of the count
   request) far more than the bot (cached catalogue).
 """
     path.write_text(text, encoding="utf-8")
+
+
+def _make_form(command: str) -> str:
+    """How ``make`` runs ``command``: ``make bench``, with ``ARGS`` when it has options."""
+    args = command.split("benchmarks.run", 1)[-1].strip()
+    return "what `make bench` runs" if not args else f"`make bench ARGS='{args}'`"
 
 
 def _api_latency(config: Config) -> str:
