@@ -68,6 +68,8 @@ class Settings:
     log_level: str = "INFO"
     log_format: Literal["text", "json"] = "text"
     port: int = 3000
+    web_workers: int | None = None  #: gunicorn workers (WEB_CONCURRENCY); None: one per core
+    web_threads: int = 16  #: threads per gunicorn worker (WEB_THREADS)
     cyclr_timeout: tuple[float, float] = (3.05, 10.0)
     catalogue_ttl: float = 300.0
     link_ttl_hours: float = 24.0
@@ -157,6 +159,9 @@ class Settings:
             log_level=reader.choice("LOG_LEVEL", _LOG_LEVELS, "INFO", upper=True),
             log_format="json" if reader.choice("LOG_FORMAT", ("text", "json"), "text") == "json" else "text",
             port=int(reader.number("PORT", 3000, minimum=1, maximum=65535, integer=True)),
+            # Read here, not by gunicorn, so a bad value is a configuration problem, not a traceback.
+            web_workers=int(reader.number("WEB_CONCURRENCY", 0, minimum=1, maximum=64, integer=True)) or None,
+            web_threads=int(reader.number("WEB_THREADS", 16, minimum=1, maximum=256, integer=True)),
             cyclr_timeout=(
                 reader.number("CYCLR_CONNECT_TIMEOUT", 3.05, minimum=0.1, maximum=60),
                 reader.number("CYCLR_READ_TIMEOUT", 10.0, minimum=0.1, maximum=300),

@@ -199,7 +199,8 @@ def _run_http(settings: Settings, host: str) -> int:
         return create_web_app(services, app)
 
     log.info("HTTP mode on %s:%d (POST /slack/events, GET /healthz)", host, settings.port)
-    GunicornServer(load, server_options(host, settings.port)).run()
+    options = server_options(host, settings.port, workers=settings.web_workers, threads=settings.web_threads)
+    GunicornServer(load, options).run()
     return 0
 
 
@@ -219,7 +220,8 @@ def _run_socket(settings: Settings, host: str) -> int:
             log.info("Socket Mode connected; link pages on %s:%d", host, settings.port)
             return create_web_app(services, None, socket_connected=handler.client.is_connected)
 
-        GunicornServer(load, server_options(host, settings.port, workers=1)).run()
+        options = server_options(host, settings.port, workers=1, threads=settings.web_threads)
+        GunicornServer(load, options).run()
         return 0
 
     from bot.web.server import freeze_startup_heap

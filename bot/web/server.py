@@ -43,17 +43,18 @@ def default_workers() -> int:
     return max(1, min(MAX_DEFAULT_WORKERS, cores))
 
 
-def server_options(host: str, port: int, *, workers: int | None = None) -> dict[str, Any]:
-    """gunicorn settings; ``workers``, else ``WEB_CONCURRENCY``, else one per core, and
-    ``WEB_THREADS`` override the defaults."""
-    if workers is None:
-        workers = int(os.environ.get("WEB_CONCURRENCY") or default_workers())
+def server_options(
+    host: str, port: int, *, workers: int | None = None, threads: int = DEFAULT_THREADS
+) -> dict[str, Any]:
+    """gunicorn settings: ``workers`` processes (None: one per core) of ``threads`` threads
+    (the settings ``WEB_CONCURRENCY`` and ``WEB_THREADS``)."""
+    workers = workers or default_workers()
     return {
         "bind": f"{host}:{port}",
         "workers": workers,
         "reuse_port": workers > 1,
         "worker_class": "gthread",
-        "threads": int(os.environ.get("WEB_THREADS") or DEFAULT_THREADS),
+        "threads": threads,
         "timeout": 30,
         "graceful_timeout": 20,
         "keepalive": 5,
