@@ -83,6 +83,9 @@ class Store:
         database = self.engine.url.database
         self._write_lock = WriteLock(lock_path_for(database, "writer-lock")) if sqlite else None
         self._message_locks = KeyedLock(lock_path_for(database, "message-locks")) if sqlite else None
+        # PostgreSQL: each held message lock is a session, held while Slack answers; they have
+        # a pool of their own, so that syncs in flight never take the queries' connections.
+        self._lock_engine = None if sqlite else _make_lock_engine(self.engine)
         self._queue_lock = threading.Lock()
         self._queued: list[_QueuedInsert] = []
 
@@ -125,6 +128,8 @@ class Store:
             self._write_lock.close()
         if self._message_locks is not None:
             self._message_locks.close()
+        if self._lock_engine is not None:
+            self._lock_engine.dispose()
 
     def messages_lock(self, install_id: int) -> AbstractContextManager[None]:
         """Held while an install's messages are posted or updated, by whichever process.
@@ -140,7 +145,8 @@ class Store:
 
     @contextmanager
     def _advisory_lock(self, space: int, key: int) -> Iterator[None]:
-        with self.engine.connect() as conn:
+        assert self._lock_engine is not None
+        with self._lock_engine.connect() as conn:
             conn.execute(text("SELECT pg_advisory_lock(:space, :key)"), {"space": space, "key": key})
             conn.commit()
             try:
@@ -552,6 +558,21 @@ class Store:
 #: SQLite connections kept per process, and how many more may open at once.
 SQLITE_POOL_SIZE = 20
 SQLITE_POOL_OVERFLOW = 40
+#: PostgreSQL sessions holding message locks per process, kept and at most; a sync beyond
+#: them waits its turn (up to a minute) for one to end.
+LOCK_POOL_SIZE = 8
+LOCK_POOL_OVERFLOW = 8
+
+
+def _make_lock_engine(engine: Engine) -> Engine:
+    """An engine on ``engine``'s database for the sessions that hold advisory locks."""
+    return create_engine(
+        engine.url,
+        pool_pre_ping=True,
+        pool_size=LOCK_POOL_SIZE,
+        max_overflow=LOCK_POOL_OVERFLOW,
+        pool_timeout=60,
+    )
 
 
 def _make_engine(url: str) -> Engine:

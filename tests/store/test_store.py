@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import threading
 import time
@@ -200,6 +201,24 @@ def test_one_process_at_a_time_holds_an_installs_messages_lock(store_url: str) -
         assert out.get(timeout=30) >= released
         same.join(30)
         assert (other.exitcode, same.exitcode) == (0, 0)
+    finally:
+        store.close()
+
+
+def test_message_locks_held_meanwhile_leave_the_queries_their_connections(store_url: str) -> None:
+    """A message sync holds its lock while it talks to Slack (seconds when Slack is slow), and
+    the job runner syncs many installs at once; on PostgreSQL each held lock is a session.
+    Those must not take the connections the store's queries need, even from a small pool."""
+    engine = create_engine(store_url, pool_size=2, max_overflow=0, pool_timeout=2)
+    store = Store(store_url, engine=engine)
+    store.create_schema()
+    record, _ = _begin(store, "V-held")
+    try:
+        with contextlib.ExitStack() as held:
+            for install_id in range(100, 105):
+                held.enter_context(store.messages_lock(install_id))
+            assert store.get_install(record.id) == record
+            store.mark_told(record.id, InstallState.PENDING)
     finally:
         store.close()
 
