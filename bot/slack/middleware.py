@@ -74,9 +74,7 @@ def action_for(body: dict[str, Any]) -> Action | None:
         return _SUBCOMMANDS.get(command.subcommand, Action.HELP)
     kind = body.get("type")
     if kind == "block_actions":
-        actions = body.get("actions") or [{}]
-        first = actions[0] if isinstance(actions, list) and actions and isinstance(actions[0], dict) else {}
-        return _BUTTONS.get(str(first.get("action_id")))
+        return _BUTTONS.get(str(_first_action(body).get("action_id")))
     if kind == "block_suggestion":
         return Action.INSTALL
     if kind == "view_submission":
@@ -89,15 +87,22 @@ def action_for(body: dict[str, Any]) -> Action | None:
     return None
 
 
+def _first_action(body: dict[str, Any]) -> dict[str, Any]:
+    """The first action of a ``block_actions`` request, or an empty dict."""
+    actions = body.get("actions")
+    return actions[0] if isinstance(actions, list) and actions and isinstance(actions[0], dict) else {}
+
+
 def _opens_install_modal(body: dict[str, Any]) -> bool:
     """`/cyclr install`, the global shortcut and the Install buttons of App Home and search."""
     if body.get("command"):
         return True
     if body.get("type") in ("shortcut", "message_action"):
         return True  # action_for() made it INSTALL: the bot's own shortcut
-    actions = body.get("actions") or [{}]
-    first = actions[0] if isinstance(actions, list) and actions and isinstance(actions[0], dict) else {}
-    return body.get("type") == "block_actions" and first.get("action_id") in (HOME_INSTALL, SEARCH_INSTALL)
+    return body.get("type") == "block_actions" and _first_action(body).get("action_id") in (
+        HOME_INSTALL,
+        SEARCH_INSTALL,
+    )
 
 
 def who_grants(principals: Iterable[str]) -> str:

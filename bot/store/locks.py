@@ -55,11 +55,13 @@ class _LockFile:
     def fd(self) -> int | None:
         if self.path is None:
             return None
+        if self._pid == os.getpid():  # opened already: every write passes here, twice
+            return self._fd
         with self._opening:
             if self._pid != os.getpid():
-                self._pid = os.getpid()
+                fd = None
                 try:
-                    self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+                    fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
                 except OSError as error:
                     # Not fatal: the thread locks still hold, and SQLite keeps writes apart.
                     log.warning(
@@ -67,15 +69,16 @@ class _LockFile:
                         self.path,
                         error.strerror,
                     )
-                    self._fd = None
+                self._fd = fd
+                self._pid = os.getpid()  # last: the unlocked check above reads it first
             return self._fd
 
     def close(self) -> None:
         with self._opening:
             if self._fd is not None and self._pid == os.getpid():
                 os.close(self._fd)
-            self._fd = None
             self._pid = None
+            self._fd = None
 
 
 class WriteLock:

@@ -76,18 +76,22 @@ def test_concurrent_threads_record_one_row(store: Store) -> None:
     assert store.count_installs() == 9
 
 
-def test_threads_writing_at_once_queue_on_the_stores_lock_not_sqlites(tmp_path: Any) -> None:
-    """SQLite's own wait for a busy database sleeps in steps of up to 100 ms; the store's
-    threads must never meet it. With that wait switched off, 16 threads all writing at once
-    would fail with "database is locked" unless the store queues them itself."""
-    url = f"sqlite:///{tmp_path / 'writers.db'}"
+def _no_busy_wait_store(url: str) -> Store:
+    """A store on ``url`` whose SQLite connections fail at once on a locked database."""
     engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 0})
 
     @event.listens_for(engine, "connect")
     def _wal(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.execute("PRAGMA journal_mode=WAL")  # as the store's own engine, but no busy wait
 
-    store = Store(url, engine=engine)
+    return Store(url, engine=engine)
+
+
+def test_threads_writing_at_once_queue_on_the_stores_lock_not_sqlites(tmp_path: Any) -> None:
+    """SQLite's own wait for a busy database sleeps in steps of up to 100 ms; the store's
+    threads must never meet it. With that wait switched off, 16 threads all writing at once
+    would fail with "database is locked" unless the store queues them itself."""
+    store = _no_busy_wait_store(f"sqlite:///{tmp_path / 'writers.db'}")
     store.create_schema()
     errors: list[Exception] = []
     barrier = threading.Barrier(16)
@@ -110,17 +114,6 @@ def test_threads_writing_at_once_queue_on_the_stores_lock_not_sqlites(tmp_path: 
     assert errors == []
     assert store.count_installs() == 80
     store.close()
-
-
-def _no_busy_wait_store(url: str) -> Store:
-    """A store on ``url`` whose SQLite connections fail at once on a locked database."""
-    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 0})
-
-    @event.listens_for(engine, "connect")
-    def _wal(dbapi_connection: Any, _record: Any) -> None:
-        dbapi_connection.execute("PRAGMA journal_mode=WAL")
-
-    return Store(url, engine=engine)
 
 
 def _write_from_process(url: str, n: int, barrier: Any, out: Any) -> None:
