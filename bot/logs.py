@@ -5,7 +5,9 @@ Two layers keep secrets out of logs:
 * patterns for things that look like secrets wherever they come from (Slack tokens,
   ``Bearer …`` headers, ``client_secret=…``/``token=…`` pairs, ``"AuthValue": …``);
 * exact values the bot learns at run time (the Cyclr client secret, access tokens, sign-in
-  tokens, API keys and passwords typed into a modal), registered with :func:`register_secret`.
+  tokens, API keys and passwords typed into a modal), registered with :func:`register_secret`
+  for as long as the bot could log them, and masked in their URL-encoded and JSON-escaped
+  forms too (a form body or a JSON document quoting a secret).
 
 The filter rewrites the message, its arguments and any traceback text before a formatter
 sees them, so a third-party library's log line is cleaned too.
@@ -16,16 +18,23 @@ from __future__ import annotations
 import contextvars
 import json
 import logging
+import math
 import re
 import sys
 import threading
+import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import quote, quote_plus
 
 __all__ = [
+    "MAX_SECRETS",
     "JsonFormatter",
     "RedactingFilter",
+    "SecretRegistry",
     "configure_logging",
+    "encoded_forms",
     "redact",
     "reference_id",
     "register_secret",
@@ -44,31 +53,112 @@ _PATTERNS = [
     ),
 ]
 
-_secrets: set[str] = set()
-_secrets_lock = threading.Lock()
-_secrets_snapshot: tuple[str, ...] = ()
+#: At most this many values are registered at once; past it, the value that expires soonest
+#: goes (one registered without a lifetime, a setting, never does).
+MAX_SECRETS = 512
+
+
+def encoded_forms(value: str) -> frozenset[str]:
+    """``value`` as a log line may carry it.
+
+    As is; as Python's ``repr`` writes it inside quotes; JSON-escaped (``ensure_ascii`` on
+    and off, and with ``/`` written ``\\/`` as Slack's JSON does); and each of those but the
+    ``repr`` URL-encoded by ``quote`` and ``quote_plus`` (a query string, a form body such
+    as Slack's ``payload=<JSON>``), plus ``quote`` keeping ``/`` (a URL path).
+    """
+    json_forms = {json.dumps(value)[1:-1], json.dumps(value, ensure_ascii=False)[1:-1]}
+    json_forms |= {form.replace("/", "\\/") for form in json_forms}
+    texts = {value, *json_forms}
+    forms = texts | {repr(value)[1:-1], quote(value, safe="/")}
+    for text in texts:
+        forms |= {quote(text, safe=""), quote_plus(text)}
+    return frozenset(form for form in forms if len(form) >= _MIN_SECRET_LEN)
+
+
+class SecretRegistry:
+    """Values to mask, each until it expires.
+
+    A log line is scanned for every encoded form of every live value (a substring test
+    each, longest first), so the cost of a line grows with the number of live values: each
+    is kept only while the bot could still log it, and there are at most ``limit``.
+
+    Args:
+        clock: Monotonic seconds (injectable for tests).
+        limit: How many values are kept at most.
+    """
+
+    def __init__(self, *, clock: Callable[[], float] = time.monotonic, limit: int = MAX_SECRETS) -> None:
+        self._clock = clock
+        self._limit = limit
+        self._lock = threading.Lock()
+        self._expiry: dict[str, float] = {}  # value -> when it stops being masked (inf: never)
+        self._forms: dict[str, frozenset[str]] = {}
+        self._scan: tuple[str, ...] = ()  # every form of every live value, longest first
+        self._next_expiry = math.inf
+
+    def __len__(self) -> int:
+        return len(self._expiry)
+
+    def register(self, value: str | None, ttl: float | None = None) -> None:
+        """Mask ``value`` for ``ttl`` seconds from now (None: for as long as the process runs).
+
+        Registering a value again extends its lifetime, never shortens it.
+        """
+        if not value or len(value) < _MIN_SECRET_LEN:
+            return
+        now = self._clock()
+        expires = math.inf if ttl is None else now + max(0.0, ttl)
+        with self._lock:
+            if self._expiry.get(value, -math.inf) >= expires:
+                return
+            self._expiry[value] = expires
+            if value not in self._forms:
+                self._forms[value] = encoded_forms(value)
+            self._drop_expired(now)
+            while len(self._expiry) > self._limit:
+                self._forget(min(self._expiry, key=self._expiry.__getitem__))
+            self._rebuild()
+
+    def redact(self, text: str) -> str:
+        """``text`` with every form of every live value masked."""
+        if self._clock() >= self._next_expiry:
+            with self._lock:
+                self._drop_expired(self._clock())
+                self._rebuild()
+        for secret in self._scan:
+            if secret in text:
+                text = text.replace(secret, MASK)
+        return text
+
+    def _drop_expired(self, now: float) -> None:
+        for value in [v for v, expires in self._expiry.items() if expires <= now]:
+            self._forget(value)
+
+    def _forget(self, value: str) -> None:
+        del self._expiry[value]
+        del self._forms[value]
+
+    def _rebuild(self) -> None:
+        forms = set().union(*self._forms.values()) if self._forms else set()
+        self._scan = tuple(sorted(forms, key=len, reverse=True))
+        self._next_expiry = min(self._expiry.values(), default=math.inf)
+
+
+_registry = SecretRegistry()
 
 reference_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("reference_id", default=None)
 """The reference id of the request being handled, shown to users next to an error."""
 
 
-def register_secret(value: str | None) -> None:
-    """Mask ``value`` in every log line from now on (longest first, so parts never leak)."""
-    global _secrets_snapshot
-    if not value or len(value) < _MIN_SECRET_LEN:
-        return
-    with _secrets_lock:
-        if value in _secrets:
-            return
-        _secrets.add(value)
-        _secrets_snapshot = tuple(sorted(_secrets, key=len, reverse=True))
+def register_secret(value: str | None, ttl: float | None = None) -> None:
+    """Mask ``value``, in every form :func:`encoded_forms` lists, in every log line for
+    ``ttl`` seconds from now (None: as long as the process runs, for settings)."""
+    _registry.register(value, ttl)
 
 
 def redact(text: str) -> str:
     """Return ``text`` with every known secret and secret-looking value masked."""
-    for secret in _secrets_snapshot:
-        if secret in text:
-            text = text.replace(secret, MASK)
+    text = _registry.redact(text)
     for pattern in _PATTERNS:
         text = pattern.sub(_mask, text)
     return text

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bot.cyclr.errors import CyclrAPIError, CyclrAuthError, CyclrBadRequest
+from bot.logs import register_secret
 
 __all__ = [
     "AccessToken",
@@ -40,10 +41,12 @@ TOKEN_PATH = "/oauth/token"
 
 @dataclass(frozen=True, slots=True)
 class AccessToken:
-    """A bearer token and the monotonic time after which it is not used any more."""
+    """A bearer token, the monotonic time after which it is not used any more, and the one
+    at which Cyclr stops accepting it."""
 
     value: str = field(repr=False)
     renew_at: float
+    expires_at: float
 
     def fresh(self, now: float) -> bool:
         return now < self.renew_at
@@ -76,7 +79,7 @@ def parse_token_response(body: Any, *, now: float) -> AccessToken:
         lifetime = DEFAULT_LIFETIME
     if not lifetime > 0 or lifetime == float("inf"):
         lifetime = DEFAULT_LIFETIME
-    return AccessToken(value=value, renew_at=now + lifetime - _margin(lifetime))
+    return AccessToken(value=value, renew_at=now + lifetime - _margin(lifetime), expires_at=now + lifetime)
 
 
 class TokenManager:
@@ -132,7 +135,10 @@ class TokenManager:
                 path=exc.path,
                 cyclr_message=exc.cyclr_message,
             ) from None
-        fresh = parse_token_response(body, now=self._clock())
+        now = self._clock()
+        fresh = parse_token_response(body, now=now)
+        # Masked until Cyclr stops accepting it, and a margin more for a request still in flight.
+        register_secret(fresh.value, ttl=fresh.expires_at - now + EXPIRY_MARGIN)
         self._token = fresh
         log.debug("fetched a Cyclr access token (fetch %d)", self._fetches)
         return fresh.value

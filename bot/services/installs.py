@@ -54,6 +54,11 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
+#: How long typed credentials stay masked in the log after a submission, and again from the
+#: start of its install attempt: well past the longest an attempt's Cyclr calls can take.
+#: They are never stored, so once the attempt is over nothing holds them to log.
+CREDENTIALS_TTL = 15 * 60.0
+
 MAX_NAME = 100
 MAX_DESCRIPTION = 1000
 MAX_SECRET = 4000
@@ -256,16 +261,16 @@ class InstallService:
 
     @staticmethod
     def _register_secrets(request: InstallRequest) -> str | None:
-        """Mask the request's secrets in every log line from now on; its ``AuthValue``."""
+        """Mask the request's secrets in the log (:data:`CREDENTIALS_TTL`); its ``AuthValue``."""
         connector = request.connector
         auth_value = auth_value_for(connector, request.credentials)
-        register_secret(auth_value)
-        register_secret(request.credentials.api_key)
-        register_secret(request.credentials.password)
+        register_secret(auth_value, ttl=CREDENTIALS_TTL)
+        register_secret(request.credentials.api_key, ttl=CREDENTIALS_TTL)
+        register_secret(request.credentials.password, ttl=CREDENTIALS_TTL)
         sensitive = {p.target_name for p in connector.properties if p.is_sensitive}
         for target, value in request.properties.items():
             if target in sensitive:
-                register_secret(value)
+                register_secret(value, ttl=CREDENTIALS_TTL)
         return auth_value
 
     def _attempt(self, record: InstallRecord, request: InstallRequest) -> InstallOutcome:

@@ -35,6 +35,9 @@ __all__ = ["LinkListener", "LinkProblem", "LinkService", "LinkUnavailable", "Sig
 
 log = logging.getLogger(__name__)
 
+#: Seconds a sign-in token (and its URL) stays masked in the log after Cyclr's expiry.
+SIGNIN_TOKEN_MARGIN = 300.0
+
 
 @dataclass(frozen=True, slots=True)
 class SignInLink:
@@ -152,14 +155,16 @@ class LinkService:
         """A fresh token for the requester's Cyclr user, the URL that spends it; starts watching."""
         username = self._settings.signin_username_for(team_id=team_id, user_id=user_id)
         token = self._cyclr.mint_signin_token(account_id, username)
-        register_secret(token.token)
+        # Masked while Cyclr accepts it, and a margin more (a line written late, clocks apart).
+        ttl = (token.expires_at - self._clock()).total_seconds() + SIGNIN_TOKEN_MARGIN
+        register_secret(token.token, ttl=ttl)
         url = build_oauth_url(
             self._settings.cyclr_service_url,
             account_connector_id=account_connector_id,
             token=token.token,
             target_origin=target_origin,
         )
-        register_secret(url)
+        register_secret(url, ttl=ttl)
         self.watcher.watch(account_id, account_connector_id)
         return SignInLink(url=url, expires_at=token.expires_at)
 

@@ -10,6 +10,7 @@ import pytest
 
 from bot.cyclr.auth import DEFAULT_LIFETIME, TokenManager, client_credentials_form, parse_token_response
 from bot.cyclr.errors import CyclrAPIError, CyclrAuthError, CyclrBadRequest
+from bot.logs import redact
 
 
 class FakeClock:
@@ -124,3 +125,12 @@ def test_form_and_repr_keep_secrets_out_of_sight() -> None:
     tokens.token()
     assert "t1" not in repr(tokens)
     assert "t1" not in repr(tokens._token)
+
+
+def test_a_fetched_token_is_masked_in_the_log() -> None:
+    """Not only after ``Bearer``: a token quoted anywhere (an error text, a JSON dump) is masked."""
+    tokens = TokenManager(lambda: {"access_token": "access-token-0123456789", "expires_in": 3600})
+    tokens.token()
+    assert redact('{"access_token": "access-token-0123456789"} and access-token-0123456789') == (
+        '{"access_token": "[redacted]"} and [redacted]'
+    )

@@ -6,10 +6,18 @@ import io
 import json
 import logging
 from collections.abc import Iterator
+from urllib.parse import quote, quote_plus, urlencode
 
 import pytest
 
-from bot.logs import configure_logging, redact, reference_id, register_secret
+from bot.logs import (
+    SecretRegistry,
+    configure_logging,
+    encoded_forms,
+    redact,
+    reference_id,
+    register_secret,
+)
 
 
 @pytest.fixture
@@ -75,3 +83,102 @@ def test_json_format_is_one_object_per_line_with_reference() -> None:
     assert record["ref"] == "E-ABC123"
     assert record["level"] == "WARNING"
     assert record["message"] == "hello [redacted]"
+
+
+# -- encoded forms -------------------------------------------------------------------------------------
+
+#: A typed password with what URL and JSON encoders escape (space, slash, quote, backslash,
+#: ampersand, non-ASCII) around a core no encoding changes.
+AWKWARD = 'pa ss/wö"\\&Zq9x!'
+CORE = "Zq9x"
+
+
+@pytest.mark.parametrize(
+    "form",
+    [
+        pytest.param(quote(AWKWARD, safe=""), id="quote"),
+        pytest.param(quote(AWKWARD), id="quote keeping slashes"),
+        pytest.param(quote_plus(AWKWARD), id="quote_plus"),
+        pytest.param(json.dumps(AWKWARD), id="json"),
+        pytest.param(json.dumps(AWKWARD, ensure_ascii=False), id="json utf-8"),
+        pytest.param(json.dumps(AWKWARD).replace("/", "\\/"), id="json as Slack writes it"),
+        pytest.param(repr({"password": AWKWARD}), id="repr"),
+        pytest.param(urlencode({"payload": json.dumps({"value": AWKWARD})}), id="form body of JSON"),
+        pytest.param(
+            urlencode({"payload": json.dumps({"value": AWKWARD}).replace("/", "\\/")}), id="Slack payload"
+        ),
+    ],
+)
+def test_a_registered_value_is_masked_in_its_encoded_forms(captured: io.StringIO, form: str) -> None:
+    register_secret(AWKWARD)
+    assert form != AWKWARD and AWKWARD not in form  # each is a form the plain value is not in
+    logging.getLogger("test.redaction").info("body: %s", form)
+    output = captured.getvalue()
+    assert "[redacted]" in output and CORE not in output, output
+
+
+def test_encoded_forms_of_a_token_are_just_the_token() -> None:
+    """A token of letters, digits, ``-`` and ``_`` has one form: it costs one scan per line."""
+    assert encoded_forms("sk_live_0123-abcd") == {"sk_live_0123-abcd"}
+
+
+# -- lifetimes -----------------------------------------------------------------------------------------
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_value_is_masked_until_its_lifetime_ends() -> None:
+    clock = FakeClock()
+    registry = SecretRegistry(clock=clock)
+    registry.register("signin-token-1", ttl=300)
+    registry.register("client-secret-forever")
+    line = "signin-token-1 client-secret-forever"
+    clock.now += 299.9
+    assert registry.redact(line) == "[redacted] [redacted]"
+    clock.now += 0.1
+    assert registry.redact(line) == "signin-token-1 [redacted]"
+    assert len(registry) == 1  # dropped, not just skipped
+    clock.now += 10**9
+    assert registry.redact(line) == "signin-token-1 [redacted]"
+
+
+def test_registering_again_extends_a_lifetime_and_never_shortens_it() -> None:
+    clock = FakeClock()
+    registry = SecretRegistry(clock=clock)
+    registry.register("api-key-typed", ttl=60)
+    clock.now += 50
+    registry.register("api-key-typed", ttl=60)  # the install attempt starts: 60 s from now
+    registry.register("api-key-typed", ttl=1)  # a shorter one changes nothing
+    clock.now += 59
+    assert registry.redact("api-key-typed") == "[redacted]"
+    clock.now += 1
+    assert registry.redact("api-key-typed") == "api-key-typed"
+    registry.register("setting-secret", ttl=5)
+    registry.register("setting-secret")  # None: for as long as the process runs
+    clock.now += 10**9
+    assert registry.redact("setting-secret") == "[redacted]"
+
+
+def test_the_registry_is_bounded_and_drops_what_expires_soonest() -> None:
+    clock = FakeClock()
+    registry = SecretRegistry(clock=clock, limit=3)
+    registry.register("forever-value")
+    registry.register("long-lived-1", ttl=3600)
+    registry.register("short-lived-1", ttl=60)
+    registry.register("long-lived-2", ttl=3600)
+    assert len(registry) == 3
+    assert registry.redact("forever-value long-lived-1 long-lived-2 short-lived-1") == (
+        "[redacted] [redacted] [redacted] short-lived-1"
+    )
+
+
+def test_the_module_registry_takes_a_lifetime() -> None:
+    register_secret("expired-already-value", ttl=0)
+    register_secret("lives-an-hour-value", ttl=3600)
+    assert redact("expired-already-value lives-an-hour-value") == "expired-already-value [redacted]"
