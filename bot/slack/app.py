@@ -77,6 +77,10 @@ def create_app(services: Services, *, client: WebClient | None = None) -> tuple[
         client=client,
         signing_secret=settings.slack_signing_secret or "",
         token_verification_enabled=False,  # auth.test happens on the first request instead
+        # bot.web.events verifies each HTTP request on its raw bytes before dispatching it;
+        # Bolt's check would decode first and log the body it refuses. (Socket Mode has no
+        # signature to check: Bolt skipped it there anyway.)
+        request_verification_enabled=False,
         listener_executor=ThreadPoolExecutor(
             max_workers=LISTENER_THREADS, thread_name_prefix="bolt-listener"
         ),

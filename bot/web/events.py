@@ -1,18 +1,29 @@
-"""``POST /slack/events``: Slack's requests, checked for shape before Bolt sees them.
+"""``POST /slack/events``: Slack's requests, verified and checked for shape before Bolt sees them.
 
-The endpoint parses the body itself: a body that is not shaped like a Slack request (bad
-JSON, a ``payload`` that is not an object, a field of the wrong type) is answered 400, or
-415 for a content type Slack never sends, instead of reaching Bolt, which assumes Slack's
-shapes and would fail with a 500. Unsigned bodies still get 401 first, so nothing about
-the parser is told to a stranger.
+First the signature: ``v0=HMAC-SHA256(signing secret, "v0:{timestamp}:{raw body}")``,
+computed on the body's bytes as they arrived, before anything decodes or parses them, with
+a timestamp at most five minutes off. A request that fails gets 401 and a short JSON body,
+and the log gets a count of such refusals (at most one line a minute, never a body: an
+outsider can send as many as they like, and a body may hold what a user typed). Bolt's own
+check is switched off (:func:`bot.slack.app.create_app`); it logged the body it refused.
+
+Then the shape: a verified body that is not shaped like a Slack request (not UTF-8, empty,
+bad JSON, a ``payload`` that is not an object, a field of the wrong type) is answered 400,
+or 415 for a content type Slack never sends, instead of reaching Bolt, which assumes
+Slack's shapes and would fail with a 500.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import logging
 import re
-from collections.abc import Iterable, Mapping
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -20,45 +31,122 @@ from flask import Flask, Response, jsonify, request
 from slack_bolt import App, BoltContext, BoltRequest
 from slack_bolt.adapter.flask.handler import to_flask_response
 from slack_bolt.request.internals import build_context
-from slack_sdk.signature import SignatureVerifier
 
-__all__ = ["MalformedRequest", "parse_slack_body", "register_events", "shape_problem"]
+__all__ = [
+    "MAX_CLOCK_SKEW",
+    "MalformedRequest",
+    "RefusalLog",
+    "parse_slack_body",
+    "register_events",
+    "shape_problem",
+    "signature_problem",
+]
 
 log = logging.getLogger(__name__)
 
 
 def register_events(web: Flask, bolt_app: App, signing_secret: str) -> None:
-    """``POST /slack/events``: Bolt's endpoint, behind a check of the body's shape."""
-    verifier = SignatureVerifier(signing_secret)
+    """``POST /slack/events``: Bolt's endpoint, behind the signature check and a check of
+    the body's shape."""
+    secret = signing_secret.encode()
+    refusals = RefusalLog()
 
     @web.post("/slack/events")
     def slack_events() -> Response | tuple[Response, int]:
-        timestamp = request.headers.get("X-Slack-Request-Timestamp")
-        if timestamp is not None and not _TIMESTAMP.fullmatch(timestamp):
-            # slack_sdk's verifier raises on it, and Bolt then runs the error handler, which
-            # answers the unverified request's response_url as if Slack had sent it.
-            return jsonify(ok=False, error="invalid request"), 401
         raw = request.get_data()
-        text = raw.decode("utf-8", "replace")  # as Bolt's own Flask adapter reads it
+        problem = signature_problem(
+            secret,
+            raw,
+            request.headers.get("X-Slack-Request-Timestamp"),
+            request.headers.get("X-Slack-Signature"),
+            now=time.time(),
+        )
+        if problem is not None:
+            refusals.note(problem)
+            return jsonify(ok=False, error="invalid request"), 401
         try:
+            if not raw:
+                raise MalformedRequest("the body is empty")
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                raise MalformedRequest("the body is not UTF-8") from None
             body = parse_slack_body(text, request.mimetype)
         except MalformedRequest as error:
-            if not verifier.is_valid(raw, timestamp, request.headers.get("X-Slack-Signature")):
-                return jsonify(ok=False, error="invalid request"), 401
             log.warning("refused a malformed Slack request: %s", error)
             return jsonify(ok=False, error=f"malformed Slack request: {error}"), error.status
         bolt_request = BoltRequest(
             body="", query=request.query_string.decode("utf-8", "replace"), headers=dict(request.headers)
         )
-        bolt_request.raw_body = text  # what Bolt checks the signature against
+        bolt_request.raw_body = text
         bolt_request.body = body
         bolt_request.context = build_context(BoltContext(), body)
         return to_flask_response(bolt_app.dispatch(bolt_request))
 
 
-# -- the shape of a Slack request --------------------------------------------------------------
+# -- the signature ------------------------------------------------------------------------------
 
+#: Slack's limit: a timestamp further than this from now is a replay (or a clock far off).
+MAX_CLOCK_SKEW = 300
 _TIMESTAMP = re.compile(r"[0-9]{1,12}")
+_SIGNATURE = re.compile(r"v0=[0-9a-f]{64}")
+
+
+def signature_problem(
+    secret: bytes, raw: bytes, timestamp: str | None, signature: str | None, *, now: float
+) -> str | None:
+    """Why the request is not verifiably Slack's (a few words), or None when it is.
+
+    The HMAC covers the raw bytes, so nothing about the body is decoded before it is
+    trusted; the comparison takes the same time whatever the signature's first wrong byte.
+    """
+    if not secret:
+        return "no signing secret configured"
+    if timestamp is None or signature is None:
+        return "unsigned"
+    if not _TIMESTAMP.fullmatch(timestamp) or not _SIGNATURE.fullmatch(signature):
+        return "malformed signature headers"
+    if abs(now - int(timestamp)) > MAX_CLOCK_SKEW:
+        return "timestamp more than 5 minutes off"
+    base = b"v0:" + timestamp.encode() + b":" + raw
+    expected = "v0=" + hmac.new(secret, base, hashlib.sha256).hexdigest()
+    if not hmac.compare_digest(expected, signature):
+        return "wrong signature"
+    return None
+
+
+class RefusalLog:
+    """Counts refused requests and logs the count: one line at the first refusal, then at
+    most one line per ``every`` seconds, covering the refusals since the last line.
+
+    Anyone can send requests that fail verification, so a line per request would let an
+    outsider fill the log; a line per minute still tells an operator that Slack's own
+    requests fail (a wrong SLACK_SIGNING_SECRET, a clock far off).
+    """
+
+    def __init__(self, *, every: float = 60.0, clock: Callable[[], float] = time.monotonic) -> None:
+        self._every = every
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._counts: Counter[str] = Counter()
+        self._last: float | None = None
+
+    def note(self, reason: str) -> None:
+        with self._lock:
+            self._counts[reason] += 1
+            now = self._clock()
+            if self._last is not None and now - self._last < self._every:
+                return
+            counts, self._counts, self._last = self._counts, Counter(), now
+        reasons = ", ".join(f"{why}: {n}" for why, n in counts.most_common())
+        log.warning(
+            "refused %d request(s) to /slack/events that failed signature verification (%s)",
+            counts.total(),
+            reasons,
+        )
+
+
+# -- the shape of a Slack request --------------------------------------------------------------
 
 FORM = "application/x-www-form-urlencoded"
 JSON = "application/json"

@@ -21,8 +21,10 @@ from __future__ import annotations
 import http.client
 import itertools
 import json
+import logging
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
@@ -786,9 +788,9 @@ TRANSPORT = [
     ("xml", "POST", "/slack/events", b"<a/>", "application/xml", True, {415}),
     ("no content type", "POST", "/slack/events", _FORM_BODY, None, True, {415}),
     ("charset parameter", "POST", "/slack/events", _FORM_BODY, FORM + "; charset=utf-8", True, {200}),
-    ("empty form", "POST", "/slack/events", b"", FORM, True, {404}),
+    ("empty form", "POST", "/slack/events", b"", FORM, True, {400}),
     ("empty json", "POST", "/slack/events", b"", "application/json", True, {400}),
-    ("not utf-8", "POST", "/slack/events", b"text=\xff\xfe\xfd&command=/cyclr", FORM, True, {401}),
+    ("not utf-8", "POST", "/slack/events", b"text=\xff\xfe\xfd&command=/cyclr", FORM, True, {400}),
     ("a form of nothing", "POST", "/slack/events", b"&&&===&", FORM, True, {404}),
     ("payload twice", "POST", "/slack/events", b"payload=%7B%7D&payload=1", FORM, True, {400}),
     ("over 1 MiB, signed", "POST", "/slack/events", _BIG, FORM, True, {413}),
@@ -855,6 +857,122 @@ def raw_request(bot: Bot, method: str, path: str, body: bytes, headers: dict[str
         return response
     finally:
         connection.close()
+
+
+# -- raw bodies: bytes as they arrive, signed and not --------------------------------------------------------
+
+_SUBMISSION = json.dumps(sr.view_submission_payload(user_id=ADMIN, values={"name": "raw"}))
+
+#: Bodies Slack never sends, as bytes.
+RAW_BODIES = {
+    "not utf-8": b"\xff\xfe\xfd\x80",
+    "not utf-8 in json": b'{"type": "url_verification", "challenge": "\xff"}',
+    "not utf-8 in a form": b"command=/cyclr&text=\xe9t\xe9&user_id=" + ADMIN.encode(),
+    "utf-16 json": json.dumps({"type": "url_verification", "challenge": "c"}).encode("utf-16"),
+    "empty": b"",
+    "truncated json": _EVENT[: len(_EVENT) // 2],
+    "truncated payload": ("payload=" + quote(_SUBMISSION, safe="")[:80]).encode(),
+    "a lone brace": b"{",
+    "nul bytes": b"\x00" * 64,
+}
+#: Content types: Slack's two, ones it never sends, none, and junk.
+RAW_CONTENT_TYPES = {
+    "form": FORM,
+    "json": "application/json",
+    "text": "text/plain",
+    "multipart": "multipart/form-data; boundary=b",
+    "none": None,
+    "garbage": "garbage;;; =\t/x",
+    "json in utf-16": "application/json; charset=utf-16",
+}
+SIGNINGS = ("signed", "unsigned", "wrongly signed")
+
+
+def raw_headers(body: bytes, content_type: str | None, signing: str) -> dict[str, str]:
+    """``signed``: as Slack signs; ``unsigned``: no signature headers; ``wrongly signed``:
+    well-formed headers with a current timestamp and another secret's signature."""
+    headers = {}
+    if signing == "signed":
+        headers = sr.signed_headers(body, content_type or "")
+    elif signing == "wrongly signed":
+        headers = sr.signed_headers(body, content_type or "", signing_secret="not-the-signing-secret")
+    headers.pop("Content-Type", None)
+    if content_type is not None:
+        headers["Content-Type"] = content_type
+    return headers
+
+
+@contextmanager
+def every_log_record() -> Iterator[list[logging.LogRecord]]:
+    """Every record logged meanwhile, at any level (the ledger sees only ERROR)."""
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler(logging.DEBUG)
+    handler.emit = records.append  # type: ignore[method-assign]
+    root = logging.getLogger()
+    level = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG)
+    try:
+        yield records
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(level)
+
+
+def check_raw(bot: Bot, ledger: Ledger, body: bytes, content_type: str | None, signing: str) -> None:
+    response = ledger.record(
+        "raw bodies",
+        raw_request(bot, "POST", "/slack/events", body, raw_headers(body, content_type, signing)),
+        f"{signing} {content_type!r} {body[:80]!r}",
+    )
+    if signing == "signed":
+        assert 400 <= response.status_code < 500, (response.status_code, response.text[:300], body[:80])
+    else:
+        assert response.status_code == 401, (response.status_code, response.text[:300], body[:80])
+    assert response.json().get("error"), (response.status_code, response.text[:300], signing, body[:80])
+
+
+def assert_no_traceback(records: list[logging.LogRecord]) -> None:
+    tracebacks = [r for r in records if r.exc_info or r.exc_text or "Traceback" in r.getMessage()]
+    assert not tracebacks, [f"{r.name}: {r.getMessage()[:200]}" for r in tracebacks]
+
+
+def test_raw_bodies_of_every_content_type_signed_and_not(bot: Bot, ledger: Ledger) -> None:
+    """Not UTF-8, empty, truncated: signed, a clear 4xx; otherwise 401; never a 500 or a traceback.
+
+    (A body not UTF-8 with a signature header and a JSON or text content type was a 500: the
+    signature check decoded the body before comparing.)"""
+    settle(bot)
+    with every_log_record() as records:
+        for body, content_type, signing in itertools.product(
+            RAW_BODIES.values(), RAW_CONTENT_TYPES.values(), SIGNINGS
+        ):
+            check_raw(bot, ledger, body, content_type, signing)
+        settle(bot)
+    assert_no_traceback(records)
+    assert_no_crash(bot, ledger)
+
+
+@SIZES
+def test_raw_bytes_are_never_a_500(bot: Bot, ledger: Ledger, size: Size) -> None:
+    whole = [_EVENT, sr.interactive_request(json.loads(_SUBMISSION))[0], b'{"type": "block_actions"}']
+    truncated = st.sampled_from(whole).flatmap(lambda b: st.integers(0, len(b) - 1).map(lambda n: b[:n]))
+    settle(bot)
+    with every_log_record() as records:
+
+        @size.settings(150)
+        @given(
+            body=st.one_of(st.binary(max_size=300), truncated, st.sampled_from(list(RAW_BODIES.values()))),
+            content_type=st.sampled_from(list(RAW_CONTENT_TYPES.values())),
+            signing=st.sampled_from(SIGNINGS),
+        )
+        def case(body: bytes, content_type: str | None, signing: str) -> None:
+            check_raw(bot, ledger, body, content_type, signing)
+
+        case()
+        settle(bot)
+    assert_no_traceback(records)
+    assert_no_crash(bot, ledger)
 
 
 # -- link pages ----------------------------------------------------------------------------------------------
@@ -934,7 +1052,7 @@ def test_expired_and_revoked_refs_are_410_and_mint_nothing(bot: Bot, ledger: Led
 SIZED_FAMILIES = {
     "command text", "subcommand junk", "command fields", "signature", "payload not an object",
     "payload fields", "button values", "unknown ids", "modal metadata", "modal state",
-    "picker search", "link refs",
+    "picker search", "link refs", "raw bodies",
 }  # fmt: skip
 FAMILIES = SIZED_FAMILIES | {"transport"}
 

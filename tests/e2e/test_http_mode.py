@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote, quote_plus
 
 import pytest
 import requests
@@ -155,8 +156,18 @@ def start_bot(slack: SlackStandin, workdir: Path) -> BotProcess:
     out_path, err_path = workdir / "bot.out", workdir / "bot.err"
     with out_path.open("wb") as out, err_path.open("wb") as err:
         proc = subprocess.Popen(
-            [str(CYCLR_BOT), "--env-file", str(workdir / "no-such.env"), "run", "--http", "--sandbox",
-             "--host", "127.0.0.1", "--port", str(port)],
+            [
+                str(CYCLR_BOT),
+                "--env-file",
+                str(workdir / "no-such.env"),
+                "run",
+                "--http",
+                "--sandbox",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+            ],
             cwd=workdir,
             env=bot_env(slack, workdir),
             stdin=subprocess.DEVNULL,
@@ -324,3 +335,24 @@ def test_sigterm_stops_master_and_workers_promptly(slack: SlackStandin, tmp_path
         assert not unexpected_tracebacks(bot.output()), bot.output()
     finally:
         bot.kill()
+
+
+# -- what reaches stderr -----------------------------------------------------------------------------
+
+API_KEY = "sk_live_SECRETKEY_0123456789"
+PASSWORD = "Pa55-SECRET-word!"
+
+
+def test_a_refused_submission_leaves_no_secret_on_stderr(http_bot: BotProcess) -> None:
+    """The review's experiment: a stale (or badly signed) submission put the typed key and
+    password on ``cyclr-bot run --http``'s stderr."""
+    payload = sr.view_submission_payload(values={"api_key": API_KEY, "password": PASSWORD})
+    stale = sr.interactive_request(payload, timestamp=int(time.time()) - 301)
+    forged = sr.interactive_request(payload, signing_secret="not-the-signing-secret")
+    for request in (stale, forged):
+        response = http_bot.post(request)  # logged, if at all, before the answer
+        assert response.status_code == 401, response.text
+    output = http_bot.output()
+    for secret in (API_KEY, PASSWORD):
+        for form in (secret, quote_plus(secret), quote(secret, safe="")):
+            assert form not in output, f"{form!r} on the bot's output\n{output[-3000:]}"

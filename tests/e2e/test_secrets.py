@@ -1,4 +1,5 @@
-"""No secret reaches a log line, a Slack message or the database, across every install kind."""
+"""No secret reaches a log line, a Slack message or the database, across every install kind,
+nor from a request that fails verification."""
 
 from __future__ import annotations
 
@@ -7,13 +8,16 @@ import io
 import json
 import logging
 import re
+import time
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import quote, quote_plus, urlencode
 
 import pytest
 from sqlalchemy import text
 
 from bot.logs import configure_logging
+from bot.web.app import MAX_BODY
 from tests import slack_requests as sr
 from tests.e2e.harness import BOT_TOKEN, Bot
 
@@ -113,3 +117,55 @@ def test_no_secret_anywhere_after_every_kind_of_install(warm_bot: Bot, log_captu
         assert value not in logs, f"{name} in the logs"
         assert value not in slack_text, f"{name} in a Slack message"
         assert value not in db_text, f"{name} in the database"
+
+
+# -- requests that fail verification -------------------------------------------------------------------
+
+
+def encodings(value: str) -> set[str]:
+    """``value`` as a form body or JSON may carry it (what a logged body would show)."""
+    return {value, quote_plus(value), quote(value, safe=""), json.dumps(value)[1:-1]}
+
+
+@pytest.mark.parametrize("how", ["stale", "wrong secret"])
+def test_a_refused_submission_leaves_no_trace_of_its_secrets(
+    bot: Bot, log_capture: io.StringIO, how: str
+) -> None:
+    """The review's experiment: Bolt logged the whole refused body, typed key and password too."""
+    payload = sr.view_submission_payload(
+        user_id="UADMIN01", values={"api_key": API_KEY, "username": USERNAME, "password": PASSWORD}
+    )
+    if how == "stale":
+        request = sr.interactive_request(payload, timestamp=int(time.time()) - 301)
+    else:
+        request = sr.interactive_request(payload, signing_secret="not-the-signing-secret")
+    assert quote_plus(PASSWORD) in request[0].decode()  # the body carries them URL-encoded
+    response = bot.post(request)
+    assert response.status_code == 401, response.text
+    assert response.json() == {"ok": False, "error": "invalid request"}
+    logs = log_capture.getvalue()
+    assert "failed signature verification" in logs  # the capture saw the refusal
+    for secret in (API_KEY, PASSWORD):
+        for form in encodings(secret):
+            assert form not in logs, f"{form!r} in the log:\n{logs[-2000:]}"
+    assert "view_submission" not in logs and "payload" not in logs  # nothing of the body at all
+
+
+def test_an_unsigned_megabyte_writes_one_short_line(bot: Bot, log_capture: io.StringIO) -> None:
+    fields = sr.slash_command_fields("help", user_id="UADMIN01")
+    fields["text"] = ""
+    room = MAX_BODY - len(urlencode(fields).encode())
+    fields["text"] = "A" * room  # a well-formed slash command of exactly 1 MiB
+    body = urlencode(fields).encode()
+    assert len(body) == MAX_BODY
+    before = len(log_capture.getvalue())
+    response = bot.post((body, {"Content-Type": "application/x-www-form-urlencoded"}))
+    assert response.status_code == 401, response.text[:300]
+    # What the bot wrote: not this test's HTTP client (urllib3) nor the harness's server (werkzeug).
+    written = [
+        line
+        for line in log_capture.getvalue()[before:].splitlines()
+        if " urllib3." not in line and " werkzeug " not in line
+    ]
+    assert len(written) == 1 and len(written[0]) < 300, "\n".join(written)[:1000]
+    assert "failed signature verification" in written[0]
