@@ -18,7 +18,7 @@ from typing import Literal, TextIO
 
 from bot import __version__
 from bot.config import ConfigError, Settings
-from bot.logs import configure_logging, register_secret
+from bot.logs import configure_logging, redact, register_secret
 
 __all__ = ["main"]
 
@@ -80,11 +80,11 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int
     try:
         settings = load_settings(args)
     except ConfigError as error:
-        print(f"cyclr-bot: {error}", file=sys.stderr)
+        print(redact(f"cyclr-bot: {error}"), file=sys.stderr)
         return EXIT_CONFIG
     configure_logging(settings.log_level, settings.log_format)
     for secret in settings.secrets:
-        register_secret(secret)
+        register_secret(secret)  # for as long as the process runs
     for warning in settings.warnings:
         log.warning("%s", warning)
     _hide_from_bolt()
@@ -104,10 +104,17 @@ Check = Callable[[], str]
 
 
 def run_checks(settings: Settings, *, out: TextIO) -> int:
-    """Print one line per check; 0 only when every check passes."""
+    """Print one line per check; 0 only when every check passes.
+
+    Each line goes through the log's redaction: an error text may quote what a platform
+    answered, and that may hold a secret.
+    """
     from bot.runtime import cyclr_context
 
     failures = 0
+
+    def say(line: str) -> None:
+        print(redact(line), file=out)
 
     def report(name: str, check: Check) -> bool:
         nonlocal failures
@@ -115,14 +122,12 @@ def run_checks(settings: Settings, *, out: TextIO) -> int:
             detail = check()
         except Exception as error:  # each check reports its own failure and the next one runs
             failures += 1
-            print(f"FAIL  {name}: {_describe(error)}", file=out)
+            say(f"FAIL  {name}: {_describe(error)}")
             return False
-        print(f"ok    {name}: {detail}", file=out)
+        say(f"ok    {name}: {detail}")
         return True
 
-    print(
-        f"ok    configuration: {settings.mode} mode{', Cyclr sandbox' if settings.sandbox else ''}", file=out
-    )
+    say(f"ok    configuration: {settings.mode} mode{', Cyclr sandbox' if settings.sandbox else ''}")
     with cyclr_context(settings) as (cyclr_settings, client):
 
         def token() -> str:
@@ -144,7 +149,7 @@ def run_checks(settings: Settings, *, out: TextIO) -> int:
             report("Cyclr catalogue", catalogue)
         else:
             failures += 1
-            print("skip  Cyclr catalogue: needs a token", file=out)
+            say("skip  Cyclr catalogue: needs a token")
     report("Slack auth.test", lambda: _slack_auth_test(settings))
     return 0 if failures == 0 else 1
 

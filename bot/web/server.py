@@ -10,6 +10,10 @@ more than one, each worker listens on a socket of its own (``SO_REUSEPORT``) and
 kernel spreads new connections over them; on one shared socket the least busy worker
 wins most of a burst's connections. Scale beyond one machine with replicas sharing one
 PostgreSQL.
+
+gunicorn's own log lines (a worker timeout, a malformed request line quoted back) go through
+the bot's log handler, so they are redacted and formatted like every other line
+(:class:`GunicornLogger`).
 """
 
 from __future__ import annotations
@@ -20,12 +24,14 @@ from collections.abc import Callable
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
+from gunicorn.glogging import Logger
 
 from bot.jobs import start_threads
 
 __all__ = [
     "DEFAULT_THREADS",
     "MAX_DEFAULT_WORKERS",
+    "GunicornLogger",
     "GunicornServer",
     "default_workers",
     "freeze_startup_heap",
@@ -61,10 +67,24 @@ def server_options(
         "accesslog": None,
         "errorlog": "-",
         "loglevel": "warning",
+        "logger_class": GunicornLogger,
         "limit_request_line": 8190,
         "preload_app": False,
         "post_worker_init": ready_worker,
     }
+
+
+class GunicornLogger(Logger):  # type: ignore[misc]
+    """gunicorn's logger, writing through the root logger's handler (the one with the
+    redaction filter, set up by :func:`bot.logs.configure_logging`) instead of a stream
+    handler of its own."""
+
+    def setup(self, cfg: Any) -> None:
+        super().setup(cfg)
+        for log in (self.error_log, self.access_log):
+            for handler in list(log.handlers):
+                log.removeHandler(handler)
+            log.propagate = True
 
 
 def ready_worker(worker: Any) -> None:

@@ -115,6 +115,16 @@ def test_check_reports_slack_rejecting_the_token(slack: SlackStandin, tmp_path: 
     assert BOT_TOKEN not in result.stdout + result.stderr  # secrets never echoed
 
 
+def test_check_output_is_redacted(slack: SlackStandin, tmp_path: Path) -> None:
+    """An error text quoting a secret (here Slack's answer quotes the signing secret) is masked."""
+    slack.error_next("auth.test", error=f"invalid_auth for {sr.SIGNING_SECRET}")
+    result = run_cli(["check", "--sandbox"], tmp_path, good_env(slack.api_url, tmp_path))
+    assert result.returncode == 1, show(result)
+    assert check_lines(result.stdout)[3] == ("FAIL", "Slack auth.test"), show(result)
+    assert "Slack answered 'invalid_auth for [redacted]'" in result.stdout, show(result)
+    assert sr.SIGNING_SECRET not in result.stdout + result.stderr
+
+
 def test_check_reports_slack_unreachable(tmp_path: Path) -> None:
     nothing = f"http://127.0.0.1:{free_port()}/api/"
     result = run_cli(["check", "--sandbox"], tmp_path, good_env(nothing, tmp_path))

@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, quote_plus
+from urllib.parse import quote, quote_plus, urlsplit
 
 import pytest
 import requests
@@ -356,3 +356,17 @@ def test_a_refused_submission_leaves_no_secret_on_stderr(http_bot: BotProcess) -
     for secret in (API_KEY, PASSWORD):
         for form in (secret, quote_plus(secret), quote(secret, safe="")):
             assert form not in output, f"{form!r} on the bot's output\n{output[-3000:]}"
+
+
+def test_gunicorns_own_log_lines_are_redacted(http_bot: BotProcess) -> None:
+    """gunicorn quotes a malformed request line back in its error log; a secret in it is masked."""
+    target = urlsplit(http_bot.url)
+    with socket.create_connection((target.hostname or "127.0.0.1", target.port or 80), timeout=5) as sock:
+        sock.sendall(f"GET /healthz HTTP/9.9{sr.SIGNING_SECRET}\r\n\r\n".encode())
+        assert sock.recv(100).startswith(b"HTTP/1.1 400")
+    deadline = time.monotonic() + 5
+    while "Invalid request" not in http_bot.output() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    output = http_bot.output()
+    assert "Invalid HTTP Version" in output, output[-3000:]  # gunicorn logged the line
+    assert sr.SIGNING_SECRET not in output, output[-3000:]
