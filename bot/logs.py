@@ -75,12 +75,25 @@ def encoded_forms(value: str) -> frozenset[str]:
     return frozenset(form for form in forms if len(form) >= _MIN_SECRET_LEN)
 
 
+_UNCHANGED_RUN = re.compile(r"[A-Za-z0-9_.~-]+")
+_MIN_PROBE = 4
+
+
+def _probe(value: str) -> str:
+    """The longest run of ``value`` that every form in :func:`encoded_forms` contains as is
+    ("" when it is too short to tell lines apart: then every form is looked for)."""
+    probe = max(_UNCHANGED_RUN.findall(value), key=len, default="")
+    return probe if len(probe) >= _MIN_PROBE else ""
+
+
 class SecretRegistry:
     """Values to mask, each until it expires.
 
-    A log line is scanned for every encoded form of every live value (a substring test
-    each, longest first), so the cost of a line grows with the number of live values: each
-    is kept only while the bot could still log it, and there are at most ``limit``.
+    A log line is tested for each live value's *probe*, its longest run of characters no
+    encoding changes (letters, digits, ``-._~``), which every form contains; only when the
+    probe is there are the value's forms looked for (longest first). So a line costs about a
+    substring test per live value: each is kept only while the bot could still log it, and
+    there are at most ``limit``.
 
     Args:
         clock: Monotonic seconds (injectable for tests).
@@ -92,8 +105,8 @@ class SecretRegistry:
         self._limit = limit
         self._lock = threading.Lock()
         self._expiry: dict[str, float] = {}  # value -> when it stops being masked (inf: never)
-        self._forms: dict[str, frozenset[str]] = {}
-        self._scan: tuple[str, ...] = ()  # every form of every live value, longest first
+        self._forms: dict[str, tuple[str, tuple[str, ...]]] = {}  # value -> (probe, forms)
+        self._scan: tuple[tuple[str, tuple[str, ...]], ...] = ()  # longest forms first
         self._next_expiry = math.inf
 
     def __len__(self) -> int:
@@ -113,7 +126,10 @@ class SecretRegistry:
                 return
             self._expiry[value] = expires
             if value not in self._forms:
-                self._forms[value] = encoded_forms(value)
+                self._forms[value] = (
+                    _probe(value),
+                    tuple(sorted(encoded_forms(value), key=len, reverse=True)),
+                )
             self._drop_expired(now)
             while len(self._expiry) > self._limit:
                 self._forget(min(self._expiry, key=self._expiry.__getitem__))
@@ -125,9 +141,11 @@ class SecretRegistry:
             with self._lock:
                 self._drop_expired(self._clock())
                 self._rebuild()
-        for secret in self._scan:
-            if secret in text:
-                text = text.replace(secret, MASK)
+        for probe, forms in self._scan:
+            if probe in text:
+                for form in forms:
+                    if form in text:
+                        text = text.replace(form, MASK)
         return text
 
     def _drop_expired(self, now: float) -> None:
@@ -139,8 +157,7 @@ class SecretRegistry:
         del self._forms[value]
 
     def _rebuild(self) -> None:
-        forms = set().union(*self._forms.values()) if self._forms else set()
-        self._scan = tuple(sorted(forms, key=len, reverse=True))
+        self._scan = tuple(sorted(self._forms.values(), key=lambda group: len(group[1][0]), reverse=True))
         self._next_expiry = min(self._expiry.values(), default=math.inf)
 
 

@@ -182,3 +182,12 @@ def test_the_module_registry_takes_a_lifetime() -> None:
     register_secret("expired-already-value", ttl=0)
     register_secret("lives-an-hour-value", ttl=3600)
     assert redact("expired-already-value lives-an-hour-value") == "expired-already-value [redacted]"
+
+
+def test_a_value_without_a_long_plain_run_is_still_masked_in_every_form() -> None:
+    """A line is tested for each form only once it holds the value's longest plain run; a
+    value with none of four characters or more has every form looked for."""
+    registry = SecretRegistry()
+    registry.register("a!b@c#d$e%f")
+    line = f"{quote_plus('a!b@c#d$e%f')} {json.dumps({'p': 'a!b@c#d$e%f'})}"
+    assert registry.redact(line) == '[redacted] {"p": "[redacted]"}'
