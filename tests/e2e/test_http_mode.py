@@ -370,3 +370,15 @@ def test_gunicorns_own_log_lines_are_redacted(http_bot: BotProcess) -> None:
     output = http_bot.output()
     assert "Invalid HTTP Version" in output, output[-3000:]  # gunicorn logged the line
     assert sr.SIGNING_SECRET not in output, output[-3000:]
+
+
+def test_url_verification_and_ssl_check_are_answered_only_when_signed(http_bot: BotProcess) -> None:
+    challenge = http_bot.post(sr.url_verification_request("challenge-7"))
+    assert challenge.status_code == 200 and challenge.json()["challenge"] == "challenge-7", challenge.text
+    ssl_check = sr.form_request({"ssl_check": "1", "token": sr.VERIFICATION_TOKEN})
+    answer = http_bot.post(ssl_check)
+    assert answer.status_code == 200 and answer.content == b"", answer.text
+    for body, headers in (sr.url_verification_request("challenge-8"), ssl_check):
+        unsigned = {k: v for k, v in headers.items() if not k.startswith("X-Slack")}
+        refused = http_bot.post((body, unsigned))
+        assert refused.status_code == 401 and "challenge" not in refused.text, refused.text
