@@ -7,7 +7,7 @@ install modal's account), asks the pure policy in :mod:`bot.services.access`, an
 refusal itself in the form the surface expects, so a refused user always gets a message,
 never silence.
 
-Every request with a user gets an :class:`Access` in its context (:data:`ACCESS`): listeners
+Every request gets an :class:`Access` in its context (:data:`ACCESS`): listeners
 read the account a request may work on, the accounts the user may pick and the install
 modal's verified metadata from it, never from the body. Team and user come from the request
 body Slack signed; the modal's channel and account from its sealed metadata
@@ -91,6 +91,9 @@ _BUTTONS = {
     NEW_LINK: Action.AUTH,
     UNINSTALL: Action.UNINSTALL,
 }
+
+#: The buttons whose value names an account (``{"a": account_id, ...}``).
+_ACCOUNT_BUTTONS = frozenset({SEARCH_INSTALL, AUTHORISE, NEW_LINK, UNINSTALL})
 
 
 def action_for(body: dict[str, Any]) -> Action | None:
@@ -179,7 +182,8 @@ class Refusal:
 
 class Access:
     """What one request's user may do, and on which accounts; each fact looked up once, on
-    first use. Built by :class:`AccessMiddleware` for every request that has a user."""
+    first use. Built by :class:`AccessMiddleware` for every request (one without a user may
+    do nothing but read the help)."""
 
     def __init__(
         self, middleware: AccessMiddleware, body: dict[str, Any], *, user_id: str, bot_team: str | None
@@ -215,6 +219,8 @@ class Access:
 
     def standing(self) -> Standing | Refusal:
         """The user's role (``users.info``, cached); a refusal when Slack could not say."""
+        if self._standing is None and not self.user_id:
+            self._standing = Refusal("I could not tell who you are.")
         if self._standing is None:
             settings = self._services.settings
             try:
@@ -291,9 +297,10 @@ class Access:
                 return None  # the account picker's own options: filtered by the grant instead
             chosen = input_value(state_values(self._view), ACCOUNT)
             return (chosen if chosen and chosen != NO_OPTION else self.modal.account_id), False
-        if self._body.get("type") != "block_actions":
+        action = _first_action(self._body) if self._body.get("type") == "block_actions" else {}
+        if action.get("action_id") not in _ACCOUNT_BUTTONS:
             return None
-        raw = _first_action(self._body).get("value")
+        raw = action.get("value")
         value = decode_value(raw if isinstance(raw, str) else None)
         if "a" not in value:
             return None
@@ -350,11 +357,10 @@ class AccessMiddleware(Middleware):
         self, *, req: BoltRequest, resp: BoltResponse, next: Callable[[], BoltResponse]
     ) -> BoltResponse | None:
         body, context = req.body, req.context
-        user_id = context.user_id
-        if user_id:
-            result = context.authorize_result
-            bot_team = (result.team_id if result is not None else None) or context.team_id
-            context[ACCESS] = Access(self, body, user_id=user_id, bot_team=bot_team)
+        user_id = slack_id(context.user_id)
+        result = context.authorize_result
+        bot_team = (result.team_id if result is not None else None) or context.team_id
+        context[ACCESS] = Access(self, body, user_id=user_id, bot_team=bot_team)
         action = action_for(body)
         if action is None or action is Action.HELP:
             next()

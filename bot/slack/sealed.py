@@ -52,8 +52,12 @@ class Sealer:
         return cls(hmac.new(bot_token.encode(), b"cyclr-bot seal key v1", hashlib.sha256).digest())
 
     def _mac(self, purpose: str, user_id: str, text: str) -> str:
-        message = "\x00".join(("v1", purpose, user_id, text)).encode()
+        # surrogatepass: text decoded from JSON may hold lone surrogates; they must not raise.
+        message = "\x00".join(("v1", purpose, user_id, text)).encode("utf-8", "surrogatepass")
         return _b64(hmac.new(self._key, message, hashlib.sha256).digest())
+
+    def _matches(self, mac: str, purpose: str, user_id: str, text: str) -> bool:
+        return mac.isascii() and hmac.compare_digest(mac.encode(), self._mac(purpose, user_id, text).encode())
 
     def seal(self, purpose: str, user_id: str, text: str) -> str:
         """``<seal>.<text>``: ``text`` as given, for ``user_id`` only."""
@@ -64,7 +68,7 @@ class Sealer:
         if not isinstance(sealed, str) or "." not in sealed or not user_id:
             return None
         mac, text = sealed.split(".", 1)
-        return text if hmac.compare_digest(mac, self._mac(purpose, user_id, text)) else None
+        return text if self._matches(mac, purpose, user_id, text) else None
 
     def button_value(self, user_id: str, data: Mapping[str, Any]) -> str:
         """A button value (compact JSON, as :func:`~bot.slack.ids.encode_value`) carrying a seal
@@ -78,7 +82,7 @@ class Sealer:
         if not isinstance(mac, str) or not user_id:
             return False
         fields = {k: v for k, v in data.items() if k != _SEAL_FIELD}
-        return hmac.compare_digest(mac, self._mac("button", user_id, _canonical(fields)))
+        return self._matches(mac, "button", user_id, _canonical(fields))
 
 
 def _canonical(data: Mapping[str, Any]) -> str:

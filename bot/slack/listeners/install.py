@@ -449,7 +449,7 @@ def register(app: App, modal: InstallModal) -> None:
     """Bind the modal's actions, options, submission, shortcut and install buttons.
 
     Each listener takes the request's :class:`~bot.slack.middleware.Access` from the context
-    (the middleware puts one there for every request with a user, and refuses the others).
+    (the middleware puts one there for every request).
     """
 
     # Bolt tries each listener's matcher in the order they were added, about 0.02 ms each:
@@ -479,7 +479,12 @@ def register(app: App, modal: InstallModal) -> None:
     def open_for_user(ack: Ack, body: dict[str, Any], client: WebClient, context: BoltContext) -> None:
         """The global shortcut and App Home's button: a blank modal on the default account."""
         ack()
-        modal.open(client, context[ACCESS], trigger_id=str(body.get("trigger_id") or ""))
+        modal.open(
+            client,
+            context[ACCESS],
+            trigger_id=str(body.get("trigger_id") or ""),
+            response_url=body.get("response_url"),
+        )
 
     app.shortcut(SHORTCUT)(open_for_user)
     app.action(HOME_INSTALL)(open_for_user)
