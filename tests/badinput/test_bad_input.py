@@ -32,8 +32,8 @@ import requests
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from bot.slack.sealed import ModalMeta, Sealer
 from bot.slack.parsing import parse_command
+from bot.slack.sealed import ModalMeta, Sealer
 from bot.store import LinkRef
 from bot.web.app import MAX_BODY
 from tests import slack_requests as sr
