@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 from urllib.parse import quote, urlsplit
 
-__all__ = ["ConfigError", "DEFAULT_DATABASE_URL", "Settings", "normalise_database_url"]
+__all__ = ["ConfigError", "DEFAULT_DATABASE_URL", "InstallerAccounts", "Settings", "normalise_database_url"]
 
 DEFAULT_DATABASE_URL = "sqlite:///cyclr-bot.db"
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
@@ -26,6 +26,7 @@ _CHANNEL = re.compile(r"^[CG][A-Z0-9]{2,}$")
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 Mode = Literal["socket", "http"]
+InstallerAccounts = Literal["channel", "all"]
 
 
 class ConfigError(Exception):
@@ -63,6 +64,9 @@ class Settings:
     public_url: str | None = None
     admins: tuple[str, ...] = ()
     installers: tuple[str, ...] = ()
+    #: ``CYCLR_BOT_INSTALLER_ACCOUNTS``: ``channel``, a non-admin works only on the channel's
+    #: account (bound, else the default); ``all``, on every account.
+    installer_accounts: InstallerAccounts = "channel"
     signin_username: str = DEFAULT_SIGNIN_USERNAME
     return_url: str = DEFAULT_RETURN_URL
     log_level: str = "INFO"
@@ -154,6 +158,11 @@ class Settings:
             public_url=reader.url("CYCLR_BOT_PUBLIC_URL", None) or None,
             admins=reader.principals("CYCLR_BOT_ADMINS"),
             installers=reader.principals("CYCLR_BOT_INSTALLERS"),
+            installer_accounts=(
+                "all"
+                if reader.choice("CYCLR_BOT_INSTALLER_ACCOUNTS", ("channel", "all"), "channel") == "all"
+                else "channel"
+            ),
             signin_username=reader.template("CYCLR_SIGNIN_USERNAME", DEFAULT_SIGNIN_USERNAME),
             return_url=reader.return_url("CYCLR_BOT_RETURN_URL", DEFAULT_RETURN_URL),
             log_level=reader.choice("LOG_LEVEL", _LOG_LEVELS, "INFO", upper=True),

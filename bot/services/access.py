@@ -1,8 +1,11 @@
-"""Who may do what: a pure policy over facts about the user, plus a short-lived cache of them.
+"""Who may do what, and on which Cyclr accounts: a pure policy, plus a short-lived cache of
+the facts about users it needs.
 
-* admins (``CYCLR_BOT_ADMINS``: user and user-group ids) may do everything;
+* admins (``CYCLR_BOT_ADMINS``: user and user-group ids) may do everything, on every account;
 * installers (``CYCLR_BOT_INSTALLERS``; empty means every full member of the bot's own
-  workspace) may search, install, list, authorise and read history and accounts;
+  workspace) may search, install, list, authorise and read history and accounts, on the
+  accounts ``CYCLR_BOT_INSTALLER_ACCOUNTS`` gives them: ``channel`` (the default) the
+  channel's account only (bound, else the default account), ``all`` every account;
 * guests (single- and multi-channel), users of another workspace (Slack Connect), deleted
   users and bots may only read the help;
 * uninstalling and binding a channel to an account are for admins only.
@@ -17,7 +20,20 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["Action", "Decision", "UserDirectory", "UserFacts", "decide"]
+__all__ = [
+    "AccountGrant",
+    "AccountScope",
+    "Action",
+    "Decision",
+    "Role",
+    "Standing",
+    "UserDirectory",
+    "UserFacts",
+    "account_grant",
+    "allows",
+    "decide",
+    "standing",
+]
 
 
 class Action(enum.StrEnum):
@@ -35,7 +51,6 @@ class Action(enum.StrEnum):
 _INSTALLER_ACTIONS = frozenset(
     {Action.SEARCH, Action.INSTALL, Action.LIST, Action.AUTH, Action.HISTORY, Action.ACCOUNTS}
 )
-_ADMIN_ACTIONS = frozenset({Action.BIND, Action.UNINSTALL})
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +84,45 @@ class Decision:
     reason: str = ""
 
 
+class Role(enum.IntEnum):
+    """How far a user may go; each role may do what the ones below it may."""
+
+    NONE = 0  #: the help card only
+    INSTALLER = 1
+    ADMIN = 2
+
+
+@dataclass(frozen=True, slots=True)
+class Standing:
+    """A user's role, and why it is not higher (the words a refusal shows)."""
+
+    role: Role
+    reason: str = ""
+
+
+def standing(
+    facts: UserFacts, *, bot_team_id: str | None, admins: Iterable[str], installers: Iterable[str]
+) -> Standing:
+    """The user's role; pure, so the whole access matrix is testable without Slack."""
+    if facts.deleted or facts.is_bot:
+        return Standing(Role.NONE, "Deactivated accounts and bots cannot use Cyclr commands.")
+    if facts.is_restricted or facts.is_ultra_restricted:
+        return Standing(Role.NONE, "Guests cannot install or manage Cyclr connectors.")
+    if bot_team_id and facts.team_id and facts.team_id != bot_team_id:
+        return Standing(
+            Role.NONE,
+            "Only members of this workspace can use Cyclr commands here, not people "
+            "from another organisation in a shared channel.",
+        )
+    admin_set = set(admins)
+    if facts.user_id in admin_set or facts.groups & admin_set:
+        return Standing(Role.ADMIN)
+    installer_set = set(installers)
+    if not installer_set or facts.user_id in installer_set or facts.groups & installer_set:
+        return Standing(Role.INSTALLER, "Only bot admins can do that.")
+    return Standing(Role.NONE, "You are not on the list of people who may use Cyclr from Slack.")
+
+
 def decide(
     facts: UserFacts,
     action: Action,
@@ -77,29 +131,56 @@ def decide(
     admins: Iterable[str],
     installers: Iterable[str],
 ) -> Decision:
-    """The policy; pure, so the whole access matrix is testable without Slack."""
+    """Whether ``facts``' user may do ``action`` (on some account: see :func:`account_grant`)."""
     if action is Action.HELP:
         return Decision(True)
-    if facts.deleted or facts.is_bot:
-        return Decision(False, "Deactivated accounts and bots cannot use Cyclr commands.")
-    if facts.is_restricted or facts.is_ultra_restricted:
-        return Decision(False, "Guests cannot install or manage Cyclr connectors.")
-    if bot_team_id and facts.team_id and facts.team_id != bot_team_id:
-        return Decision(
-            False,
-            "Only members of this workspace can use Cyclr commands here, not people "
-            "from another organisation in a shared channel.",
-        )
-    admin_set = set(admins)
-    is_admin = facts.user_id in admin_set or bool(facts.groups & admin_set)
-    if is_admin:
+    return allows(standing(facts, bot_team_id=bot_team_id, admins=admins, installers=installers), action)
+
+
+def allows(user: Standing, action: Action) -> Decision:
+    """Whether a user of ``user.role`` may do ``action``."""
+    if action is Action.HELP or user.role is Role.ADMIN:
         return Decision(True)
-    if action in _ADMIN_ACTIONS:
-        return Decision(False, "Only bot admins can do that.")
-    installer_set = set(installers)
-    if not installer_set or facts.user_id in installer_set or facts.groups & installer_set:
-        return Decision(action in _INSTALLER_ACTIONS, "" if action in _INSTALLER_ACTIONS else "Not allowed.")
-    return Decision(False, "You are not on the list of people who may use Cyclr from Slack.")
+    if user.role is Role.INSTALLER and action in _INSTALLER_ACTIONS:
+        return Decision(True)
+    return Decision(False, user.reason or "Not allowed.")
+
+
+class AccountScope(enum.StrEnum):
+    """``CYCLR_BOT_INSTALLER_ACCOUNTS``: which accounts a non-admin works on."""
+
+    CHANNEL = "channel"  #: the channel's account only (bound, else the default account)
+    ALL = "all"  #: every account of the partner
+
+
+@dataclass(frozen=True, slots=True)
+class AccountGrant:
+    """The Cyclr accounts a user may work on in one place (a channel, a DM, App Home).
+
+    ``every`` means any of the partner's accounts; whether an id *is* one of them is the
+    account directory's business, checked separately.
+    """
+
+    every: bool = False
+    accounts: frozenset[str] = frozenset()
+
+    def allows(self, account_id: object) -> bool:
+        return isinstance(account_id, str) and (self.every or account_id in self.accounts)
+
+    @property
+    def single(self) -> str | None:
+        """The one account allowed, when exactly one is (the picker is then left out)."""
+        return next(iter(self.accounts)) if not self.every and len(self.accounts) == 1 else None
+
+
+def account_grant(role: Role, *, scope: AccountScope | str, channel_account: str) -> AccountGrant:
+    """The accounts a user of ``role`` may work on where ``channel_account`` is the channel's
+    account (its binding, else the default account; the default account outside channels)."""
+    if role is Role.ADMIN or (role is Role.INSTALLER and AccountScope(scope) is AccountScope.ALL):
+        return AccountGrant(every=True)
+    if role is Role.INSTALLER:
+        return AccountGrant(accounts=frozenset({channel_account}))
+    return AccountGrant()
 
 
 class UserDirectory:

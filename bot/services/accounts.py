@@ -82,13 +82,21 @@ class AccountDirectory:
     def is_known(self, account_id: object, *, fetch: bool = True) -> bool:
         """Whether ``account_id`` (from a form or a button value) is one of the partner's accounts.
 
-        With ``fetch=False`` (on an ack's clock) an uncached list is not fetched: the id then
-        only has to be well formed, and Cyclr itself refuses an unknown one.
+        With ``fetch=False`` (on an ack's clock) an uncached list is not fetched, and only the
+        default account is known until it is: an id is never taken on trust.
         """
+        if fetch and self.known(account_id) is None:
+            self.all()
+        return self.known(account_id) is True
+
+    def known(self, account_id: object) -> bool | None:
+        """Like :meth:`is_known` without fetching; None when only the list could tell."""
         if not isinstance(account_id, str) or not _WELL_FORMED.fullmatch(account_id):
             return False
-        accounts = self._accounts if self._accounts is not None or not fetch else self.all()
-        return accounts is None or any(a.id == account_id for a in accounts)
+        if account_id == self.default_account_id:
+            return True
+        accounts = self._accounts
+        return None if accounts is None else any(a.id == account_id for a in accounts)
 
     def name_of(self, account_id: str) -> str:
         """The account's name from the cached list, else its id; never fetches."""

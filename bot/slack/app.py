@@ -21,6 +21,7 @@ from bot.slack.listeners import register_listeners
 from bot.slack.listeners.errors import new_reference
 from bot.slack.messenger import SlackMessenger
 from bot.slack.middleware import AccessMiddleware
+from bot.slack.sealed import Sealer
 
 __all__ = ["BotApp", "create_app", "make_web_client"]
 
@@ -90,7 +91,7 @@ def create_app(services: Services, *, client: WebClient | None = None) -> tuple[
         # otherwise polls for the ack every 10 ms, and loses an ack whose listener raises later.
         process_before_response=True,
     )
-    messenger = SlackMessenger(client, services)
+    messenger = SlackMessenger(client, services, Sealer.for_bot_token(settings.slack_bot_token))
     services.installs.listener = messenger
     services.links.listener = messenger
 

@@ -21,12 +21,16 @@ from slack_sdk.webhook import WebhookClient
 from bot.jobs import JobRejected
 from bot.services.container import Services
 from bot.slack import blocks
-from bot.slack.ids import encode_value
+from bot.slack.sealed import Sealer
 from bot.store import InstallRecord, InstallState, LinkRef
 
 __all__ = ["SlackMessenger", "ViewChanged"]
 
 log = logging.getLogger(__name__)
+
+#: Where a ``response_url`` may point besides the configured Slack API host (see
+#: :meth:`SlackMessenger.respond`): Slack's own hooks, over HTTPS.
+SLACK_HOOKS = ("https", "hooks.slack.com", 443)
 
 #: How many times the messages of one install are tried when Slack keeps refusing them for a
 #: while (still rate limited after slack_sdk's own retries, a 5xx, no connection), and the
@@ -58,9 +62,13 @@ class ViewChanged(Exception):
 class SlackMessenger:
     """Posts and updates the bot's messages with one Web API client."""
 
-    def __init__(self, client: WebClient, services: Services) -> None:
+    def __init__(self, client: WebClient, services: Services, sealer: Sealer) -> None:
         self.client = client
         self.services = services
+        #: Seals the values of the buttons the bot puts in DMs (see :mod:`bot.slack.sealed`).
+        self.sealer = sealer
+        api = _origin(services.settings.slack_api_url)
+        self._response_hosts = frozenset({SLACK_HOOKS} | ({api} if api else set()))
         self._locks: defaultdict[int, threading.Lock] = defaultdict(threading.Lock)
         self._locks_guard = threading.Lock()
         self._dm_channels: dict[str, str] = {}
@@ -148,7 +156,9 @@ class SlackMessenger:
 
     def _sync_dm(self, record: InstallRecord, account_name: str) -> None:
         if record.dm_ts and record.dm_channel:
-            message = blocks.install_dm(record, account_name=account_name, sandbox=self.sandbox)
+            message = blocks.install_dm(
+                record, account_name=account_name, sandbox=self.sandbox, button_value=self._dm_value(record)
+            )
             self.client.chat_update(
                 channel=record.dm_channel, ts=record.dm_ts, text=message.text, blocks=message.blocks
             )
@@ -170,6 +180,7 @@ class SlackMessenger:
             sandbox=self.sandbox,
             page_url=links.page_url(link) if link else None,
             page_expires_at=link.expires_at if link else None,
+            button_value=self._dm_value(record),
         )
         channel, ts = self.dm(record.user_id, message)
         self.services.store.set_messages(record.id, dm_channel=channel, dm_ts=ts)
@@ -198,10 +209,20 @@ class SlackMessenger:
             message = blocks.link_expired_message(
                 connector_name=link.connector_name,
                 account_name=self.services.accounts.name_of(link.account_id),
-                new_link_value=encode_value({"a": link.account_id, "ac": link.account_connector_id}),
+                new_link_value=self.link_value(link.user_id, link.account_id, link.account_connector_id),
                 sandbox=self.sandbox,
             )
             self.update(link.dm_channel, link.dm_ts, message)
+
+    def link_value(self, user_id: str, account_id: str, account_connector_id: int) -> str:
+        """The value of an *Authorise* or *Get a new link* button in ``user_id``'s DM: sealed
+        for them, so it works on its account whichever channel the install came from."""
+        return self.sealer.button_value(user_id, {"a": account_id, "ac": account_connector_id})
+
+    def _dm_value(self, record: InstallRecord) -> str | None:
+        if record.account_connector_id is None:
+            return None
+        return self.link_value(record.user_id, record.account_id, record.account_connector_id)
 
     def _is_install_dm(self, link: LinkRef) -> bool:
         if link.install_id is None:
@@ -244,9 +265,14 @@ class SlackMessenger:
         channel_id: str | None = None,
         replace_original: bool = False,
     ) -> None:
-        """Answer a command or a button privately: response_url first, else an ephemeral, else a DM."""
-        if response_url and not _is_web_url(response_url):
-            log.warning("ignoring a response_url that is not an http(s) URL")
+        """Answer a command or a button privately: response_url first, else an ephemeral, else a DM.
+
+        A ``response_url`` is posted to only on Slack's hooks host or the configured Slack API
+        host (``SLACK_API_URL``, for tests and proxies): it comes in the request body, and the
+        bot must not be made to post its messages anywhere else.
+        """
+        if response_url and _origin(response_url) not in self._response_hosts:
+            log.warning("ignoring a response_url that is not on Slack's hooks host")
             response_url = None
         if response_url:
             try:
@@ -296,9 +322,15 @@ class SlackMessenger:
         return str(new_view.get("hash")) if new_view.get("hash") else ""
 
 
-def _is_web_url(url: str) -> bool:
+def _origin(url: object) -> tuple[str, str, int] | None:
+    """``(scheme, host, port)`` of an http(s) URL with a host; None for anything else."""
+    if not isinstance(url, str):
+        return None
     try:
         parts = urlsplit(url)
-        return parts.scheme in ("http", "https") and bool(parts.hostname)
-    except ValueError:  # e.g. an unclosed IPv6 bracket
-        return False
+        port = parts.port
+    except ValueError:  # e.g. an unclosed IPv6 bracket, a port that is not a number
+        return None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return None
+    return parts.scheme, parts.hostname.lower(), port or (443 if parts.scheme == "https" else 80)

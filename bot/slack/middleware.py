@@ -1,8 +1,19 @@
-"""The access middleware: one place that decides whether a request may go on.
+"""The access middleware: one place that decides whether a request may go on, and on which
+Cyclr account.
 
 It maps each request (command, button, options load, submission, shortcut) to an
-:class:`~bot.services.access.Action`, asks the pure policy, and answers a refusal itself in
-the form the surface expects, so a refused user always gets a message, never silence.
+:class:`~bot.services.access.Action` and to the account it names (a button's value, the
+install modal's account), asks the pure policy in :mod:`bot.services.access`, and answers a
+refusal itself in the form the surface expects, so a refused user always gets a message,
+never silence.
+
+Every request gets an :class:`Access` in its context (:data:`ACCESS`): listeners
+read the account a request may work on, the accounts the user may pick and the install
+modal's verified metadata from it, never from the body. Team and user come from the request
+body Slack signed; the modal's channel and account from its sealed metadata
+(:mod:`bot.slack.sealed`). Requests that only open the install modal or App Home are checked
+when the listener asks, just after the ack, so a first-time user's ``users.info`` never holds
+the ack; whatever the modal leads to is checked again before anything happens.
 """
 
 from __future__ import annotations
@@ -10,6 +21,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from slack_bolt import BoltRequest, BoltResponse
@@ -17,11 +29,21 @@ from slack_bolt.middleware import Middleware
 from slack_sdk.errors import SlackApiError
 
 from bot.jobs import JobRejected
-from bot.services.access import Action, UserDirectory, decide
+from bot.services.access import (
+    AccountGrant,
+    Action,
+    Role,
+    Standing,
+    UserDirectory,
+    account_grant,
+    allows,
+    standing,
+)
 from bot.services.container import Services
 from bot.slack import blocks
 from bot.slack.blocks.common import message as build_message
 from bot.slack.blocks.common import section
+from bot.slack.forms import input_value, state_values
 from bot.slack.ids import (
     ACCOUNT,
     AUTHORISE,
@@ -29,18 +51,24 @@ from bot.slack.ids import (
     HOME_INSTALL,
     INSTALL_CALLBACK,
     NEW_LINK,
+    NO_OPTION,
     SEARCH_INSTALL,
     SHORTCUT,
     UNINSTALL,
+    decode_value,
+    slack_id,
 )
 from bot.slack.messenger import SlackMessenger
 from bot.slack.parsing import parse_command
+from bot.slack.sealed import ModalMeta
 
-__all__ = ["DEFERRED_CHECK", "AccessMiddleware", "action_for"]
+__all__ = ["ACCESS", "Access", "AccessMiddleware", "Refusal", "action_for", "who_grants"]
 
-#: The context key of a check the middleware left for after the ack: a callable answering
-#: the refusal to show the user, or None when the user may go on.
-DEFERRED_CHECK = "deferred_access_check"
+#: The context key of the request's :class:`Access`.
+ACCESS = "cyclr_access"
+
+#: What a request whose install form cannot be trusted (old, altered, another user's) hears.
+STALE_FORM = "This form is out of date. Close it and run /cyclr install again."
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +92,9 @@ _BUTTONS = {
     UNINSTALL: Action.UNINSTALL,
 }
 
+#: The buttons whose value names an account (``{"a": account_id, ...}``).
+_ACCOUNT_BUTTONS = frozenset({SEARCH_INSTALL, AUTHORISE, NEW_LINK, UNINSTALL})
+
 
 def action_for(body: dict[str, Any]) -> Action | None:
     """What a request would do; None for requests that change nothing (events, URL buttons)."""
@@ -78,10 +109,7 @@ def action_for(body: dict[str, Any]) -> Action | None:
     if kind == "block_suggestion":
         return Action.INSTALL
     if kind == "view_submission":
-        view = body.get("view") or {}
-        return (
-            Action.INSTALL if isinstance(view, dict) and view.get("callback_id") == INSTALL_CALLBACK else None
-        )
+        return Action.INSTALL if _install_view(body) is not None else None
     if kind in ("shortcut", "message_action"):
         return Action.INSTALL if body.get("callback_id") == SHORTCUT else None
     return None
@@ -91,6 +119,12 @@ def _first_action(body: dict[str, Any]) -> dict[str, Any]:
     """The first action of a ``block_actions`` request, or an empty dict."""
     actions = body.get("actions")
     return actions[0] if isinstance(actions, list) and actions and isinstance(actions[0], dict) else {}
+
+
+def _install_view(body: dict[str, Any]) -> dict[str, Any] | None:
+    """The install modal a request comes from (submission, picker, field), else None."""
+    view = body.get("view")
+    return view if isinstance(view, dict) and view.get("callback_id") == INSTALL_CALLBACK else None
 
 
 def _opens_install_modal(body: dict[str, Any]) -> bool:
@@ -105,6 +139,28 @@ def _opens_install_modal(body: dict[str, Any]) -> bool:
     )
 
 
+def _team(body: dict[str, Any]) -> str:
+    """The team of the request's user, from the signed body."""
+    team, user = body.get("team"), body.get("user")
+    if isinstance(team, dict) and slack_id(team.get("id")):
+        return slack_id(team.get("id"))
+    if isinstance(user, dict) and slack_id(user.get("team_id")):
+        return slack_id(user.get("team_id"))
+    return slack_id(body.get("team_id"))
+
+
+def _message_channel(body: dict[str, Any]) -> str | None:
+    """The channel of a command or of a message's button (a DM's included), from the signed body."""
+    if body.get("command"):
+        return slack_id(body.get("channel_id")) or None
+    channel, container = body.get("channel"), body.get("container")
+    if isinstance(channel, dict) and slack_id(channel.get("id")):
+        return slack_id(channel.get("id"))
+    if isinstance(container, dict) and slack_id(container.get("channel_id")):
+        return slack_id(container.get("channel_id"))
+    return None
+
+
 def who_grants(principals: Iterable[str]) -> str:
     """Mentions of the admins, or where to configure them when there are none."""
     mentions = [f"<!subteam^{p}>" if p.startswith("S") else f"<@{p}>" for p in principals]
@@ -113,8 +169,180 @@ def who_grants(principals: Iterable[str]) -> str:
     return "Ask " + ", ".join(mentions[:10]) + " for access."
 
 
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """Why a request may not go on: ``reason`` in plain words, ``grants`` who can change that
+    (mrkdwn mentions; empty when access is not the problem), ``field`` the install modal's
+    input the words belong on."""
+
+    reason: str
+    grants: str = ""
+    field: str = CONNECTOR
+
+
+class Access:
+    """What one request's user may do, and on which accounts; each fact looked up once, on
+    first use. Built by :class:`AccessMiddleware` for every request (one without a user may
+    do nothing but read the help)."""
+
+    def __init__(
+        self, middleware: AccessMiddleware, body: dict[str, Any], *, user_id: str, bot_team: str | None
+    ) -> None:
+        self._middleware = middleware
+        self._services = middleware.services
+        self._body = body
+        self.user_id = user_id
+        self.team_id = _team(body)
+        self._bot_team = bot_team
+        view = _install_view(body)
+        self._view = view
+        #: The install modal's metadata when the request comes from one and the bot sealed it
+        #: for this user; None otherwise.
+        self.modal: ModalMeta | None = (
+            ModalMeta.loads(middleware.messenger.sealer, user_id, view.get("private_metadata"))
+            if view is not None
+            else None
+        )
+        #: The channel the request comes from: the command's or the message's, or where the
+        #: install modal was opened; None for App Home and the global shortcut.
+        self.channel_id: str | None
+        if view is None:
+            self.channel_id = _message_channel(body)
+        else:
+            self.channel_id = self.modal.channel_id if self.modal is not None else None
+        #: The account the request works on, once :meth:`check` let it through.
+        self.account: str | None = None
+        self._standing: Standing | Refusal | None = None
+        self._channel_account: str | None = None
+
+    # -- facts -------------------------------------------------------------------------------------
+
+    def standing(self) -> Standing | Refusal:
+        """The user's role (``users.info``, cached); a refusal when Slack could not say."""
+        if self._standing is None and not self.user_id:
+            self._standing = Refusal("I could not tell who you are.")
+        if self._standing is None:
+            settings = self._services.settings
+            try:
+                facts = self._middleware.users.facts(self.user_id)
+            except SlackApiError as error:
+                log.warning("users.info for %s failed: %s", self.user_id, error.response.get("error"))
+                self._standing = Refusal("I could not check your Slack profile just now. Please try again.")
+            else:
+                self._standing = standing(
+                    facts, bot_team_id=self._bot_team, admins=settings.admins, installers=settings.installers
+                )
+        return self._standing
+
+    @property
+    def role(self) -> Role:
+        user = self.standing()
+        return user.role if isinstance(user, Standing) else Role.NONE
+
+    @property
+    def channel_account(self) -> str:
+        """The channel's account: its binding, else the default (also outside channels)."""
+        if self._channel_account is None:
+            self._channel_account = self._services.accounts.for_channel(
+                team_id=self.team_id, channel_id=self.channel_id
+            )[0]
+        return self._channel_account
+
+    def grant(self) -> AccountGrant:
+        """The accounts this user may work on from where the request comes."""
+        role = self.role
+        if role is Role.NONE:
+            return AccountGrant()
+        return account_grant(
+            role, scope=self._services.settings.installer_accounts, channel_account=self.channel_account
+        )
+
+    # -- the check ---------------------------------------------------------------------------------
+
+    def check(self, action: Action) -> Refusal | None:
+        """Why the user may not do ``action`` with what the request names, or None (and then
+        :attr:`account` is the account it names, if any)."""
+        if action is Action.HELP:
+            return None
+        user = self.standing()
+        if isinstance(user, Refusal):
+            return user
+        decision = allows(user, action)
+        if not decision.allowed:
+            log.info("refused %s to %s: %s", action.value, self.user_id, decision.reason)
+            return Refusal(decision.reason, self._grants())
+        if self._view is not None and self.modal is None:
+            log.info("refused %s to %s: form metadata not sealed for them", action.value, self.user_id)
+            return Refusal(STALE_FORM)
+        named = self._named_account()
+        if named is None:
+            return None
+        account, sealed = named
+        return self._check_account(account, sealed=sealed)
+
+    def refused(self, action: Action) -> blocks.Message | None:
+        """:meth:`check`'s refusal as the message to show, for checks run after the ack."""
+        refusal = self.check(action)
+        return None if refusal is None else self._middleware.message(refusal)
+
+    def _grants(self) -> str:
+        return who_grants(self._services.settings.admins)
+
+    def _named_account(self) -> tuple[object, bool] | None:
+        """``(account, sealed for this user)`` that the request names; None if it names none."""
+        if self._view is not None:
+            if self.modal is None or (
+                self._body.get("type") == "block_suggestion" and self._body.get("action_id") == ACCOUNT
+            ):
+                return None  # the account picker's own options: filtered by the grant instead
+            chosen = input_value(state_values(self._view), ACCOUNT)
+            return (chosen if chosen and chosen != NO_OPTION else self.modal.account_id), False
+        action = _first_action(self._body) if self._body.get("type") == "block_actions" else {}
+        if action.get("action_id") not in _ACCOUNT_BUTTONS:
+            return None
+        raw = action.get("value")
+        value = decode_value(raw if isinstance(raw, str) else None)
+        if "a" not in value:
+            return None
+        return value["a"], self._middleware.messenger.sealer.value_sealed_for(self.user_id, value)
+
+    def _check_account(self, account: object, *, sealed: bool) -> Refusal | None:
+        accounts = self._services.accounts
+        if not isinstance(account, str) or not account:
+            return Refusal("That is out of date. Run the /cyclr command again.", field=ACCOUNT)
+        # A value the bot sealed for this user was given under this policy when it was made
+        # (the DM buttons of an install made in a bound channel).
+        if not (sealed or self.grant().allows(account)):
+            log.info("refused account %s to %s (not theirs here)", account[:80], self.user_id)
+            name = accounts.name_of(self.channel_account)
+            return Refusal(
+                f"From here you can only work on the Cyclr account {name}.", self._grants(), field=ACCOUNT
+            )
+        if account != self.channel_account:
+            known = accounts.known(account)
+            if known is None:
+                self._load_accounts()
+                return Refusal(
+                    "I am still loading the list of Cyclr accounts. Please try again in a moment.",
+                    field=ACCOUNT,
+                )
+            if not known:
+                log.info("refused account %s to %s (not a partner account)", account[:80], self.user_id)
+                return Refusal("That is not one of the Cyclr accounts this bot works on.", field=ACCOUNT)
+        self.account = account
+        return None
+
+    def _load_accounts(self) -> None:
+        # Background work on the existing job runner (moves with it): the list, once loaded,
+        # lets the next try through without this request waiting on Cyclr.
+        try:
+            self._services.jobs.submit("account-list", self._services.accounts.all)
+        except JobRejected:
+            log.warning("job queue full: the account list is not loading")
+
+
 class AccessMiddleware(Middleware):
-    """Bolt global middleware enforcing :func:`bot.services.access.decide`.
+    """Bolt global middleware enforcing :mod:`bot.services.access`.
 
     A :class:`~slack_bolt.middleware.Middleware` rather than a function, so Bolt calls it
     without inspecting its arguments on every request.
@@ -129,65 +357,46 @@ class AccessMiddleware(Middleware):
         self, *, req: BoltRequest, resp: BoltResponse, next: Callable[[], BoltResponse]
     ) -> BoltResponse | None:
         body, context = req.body, req.context
+        user_id = slack_id(context.user_id)
+        result = context.authorize_result
+        bot_team = (result.team_id if result is not None else None) or context.team_id
+        context[ACCESS] = Access(self, body, user_id=user_id, bot_team=bot_team)
         action = action_for(body)
         if action is None or action is Action.HELP:
             next()
             return resp
-        user_id = context.user_id
         if not user_id:
             return BoltResponse(status=400, body="no user in the request")
-        result = context.authorize_result
-        bot_team = (result.team_id if result is not None else None) or context.team_id
         if action is Action.INSTALL and _opens_install_modal(body):
-            # These ack with nothing and open the install modal afterwards; the check runs
-            # then (InstallModal.open), so a first-time user's users.info does not hold the ack.
-            # Whatever the modal leads to is checked again on submission, before anything happens.
-            context[DEFERRED_CHECK] = lambda: self._refusal_message(user_id, bot_team, action)
+            # These ack with nothing and open the install modal afterwards; the listener runs
+            # the check then (InstallModal.open), so a first-time user's users.info does not
+            # hold the ack. Whatever the modal leads to is checked again on submission.
             next()
             return resp
-        refusal = self.refusal(user_id, bot_team, action)
+        refusal = context[ACCESS].check(action)
         if refusal is None:
             next()
             return resp
-        return self._refuse(body, *refusal)
+        return self._refuse(body, refusal)
 
-    def refusal(self, user_id: str, bot_team: str | None, action: Action) -> tuple[str, str] | None:
-        """``(reason, who grants access)`` when ``user_id`` may not do ``action``, else None."""
-        settings = self.services.settings
-        try:
-            facts = self.users.facts(user_id)
-        except SlackApiError as error:
-            log.warning("users.info for %s failed: %s", user_id, error.response.get("error"))
-            return "I could not check your Slack profile just now. Please try again.", ""
-        decision = decide(
-            facts, action, bot_team_id=bot_team, admins=settings.admins, installers=settings.installers
-        )
-        if decision.allowed:
-            return None
-        log.info("refused %s to %s: %s", action.value, user_id, decision.reason)
-        return decision.reason, who_grants(settings.admins)
-
-    def _refusal_message(self, user_id: str, bot_team: str | None, action: Action) -> blocks.Message | None:
-        refusal = self.refusal(user_id, bot_team, action)
-        return None if refusal is None else self._message(*refusal)
-
-    def _message(self, reason: str, grants: str) -> blocks.Message:
-        text = f"{blocks.escape(reason)} {grants}".strip()
+    def message(self, refusal: Refusal) -> blocks.Message:
+        text = f"{blocks.escape(refusal.reason)} {refusal.grants}".strip()
         # who_grants() holds mentions, so only the reason is escaped.
         line = f":no_entry: {text}"
         return build_message(line, [section(line)], sandbox=self.services.sandbox)
 
-    def _refuse(self, body: dict[str, Any], reason: str, grants: str) -> BoltResponse:
-        message = self._message(reason, grants)
+    def _refuse(self, body: dict[str, Any], refusal: Refusal) -> BoltResponse:
+        message = self.message(refusal)
         kind = body.get("type")
         if body.get("command"):
             return _json({"response_type": "ephemeral", "text": message.text, "blocks": message.blocks})
         if kind == "block_suggestion":
-            return _json({"options": blocks.options_placeholder("You may not install connectors")})
+            return _json({"options": blocks.options_placeholder(refusal.reason)})
         if kind == "view_submission":
-            return _json({"response_action": "errors", "errors": {CONNECTOR: reason[:300]}})
+            text = refusal.reason + (" Ask a bot admin for access." if refusal.grants else "")
+            field = refusal.field if refusal.field in _input_blocks(body) else CONNECTOR
+            return _json({"response_action": "errors", "errors": {field: text[:300]}})
         user = body.get("user") or {}
-        channel = body.get("channel") or {}
         try:
             self.services.jobs.submit(
                 "refusal",
@@ -195,11 +404,20 @@ class AccessMiddleware(Middleware):
                 body.get("response_url"),
                 message,
                 user_id=user.get("id"),
-                channel_id=channel.get("id"),
+                channel_id=_message_channel(body),
             )
         except JobRejected:
             log.warning("job queue full: refusal not delivered")
         return BoltResponse(status=200, body="")
+
+
+def _input_blocks(body: dict[str, Any]) -> set[str]:
+    """The block ids of the submitted view's blocks."""
+    view = _install_view(body) or {}
+    found = view.get("blocks")
+    if not isinstance(found, list):
+        return set()
+    return {str(b.get("block_id")) for b in found if isinstance(b, dict)}
 
 
 def _json(payload: dict[str, Any]) -> BoltResponse:

@@ -16,7 +16,7 @@ import logging
 import secrets
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -383,12 +383,16 @@ class Store:
             ).first()
         return _install(row) if row else None
 
-    def recent_installs(self, team_id: str, *, limit: int = 10) -> list[InstallRecord]:
+    def recent_installs(
+        self, team_id: str, *, limit: int = 10, account_ids: Iterable[str] | None = None
+    ) -> list[InstallRecord]:
+        """The team's newest installs; only those into ``account_ids`` when given."""
         c = tables.installs.c
+        query = select(tables.installs).where(c.team_id == team_id)
+        if account_ids is not None:
+            query = query.where(c.account_id.in_(sorted(account_ids)))
         with self.engine.connect() as conn:
-            rows = conn.execute(
-                select(tables.installs).where(c.team_id == team_id).order_by(c.id.desc()).limit(limit)
-            ).all()
+            rows = conn.execute(query.order_by(c.id.desc()).limit(limit)).all()
         return [_install(row) for row in rows]
 
     def pending_installs(self, *, older_than: timedelta = timedelta(0)) -> list[InstallRecord]:

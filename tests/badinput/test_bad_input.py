@@ -34,8 +34,8 @@ import requests
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from bot.slack.listeners.install import ModalMeta
 from bot.slack.parsing import parse_command
+from bot.slack.sealed import ModalMeta, Sealer
 from bot.store import LinkRef
 from bot.web.app import MAX_BODY
 from tests import slack_requests as sr
@@ -57,11 +57,12 @@ from tests.badinput.strategies import (
     subcommand_texts,
     uncarriable_accounts,
 )
-from tests.e2e.harness import Bot, running_bot
+from tests.e2e.harness import BOT_TOKEN, Bot, running_bot
 from tests.slack_blockkit import validate_message, validate_options_response, validate_view
 from tests.slack_standin import TEAM_ID, dm_channel_id
 
 ADMIN = "UADMIN01"  # may do everything, so every request gets past the access check
+SEALER = Sealer.for_bot_token(BOT_TOKEN)  #: seals metadata as the bot under test does
 MENTIONS = ("<!channel>", "<!here>", "<!everyone>")
 FORM = "application/x-www-form-urlencoded"
 MINIMUM_CASES = 1000
@@ -607,12 +608,15 @@ def metadata(account_id: str) -> st.SearchStrategy[str]:
         JSON_VALUES.map(json.dumps),
         meta_objects.map(json.dumps),
         st.builds(lambda a: encode({"t": TEAM_ID, "a": a}), account_junk()),
+        # Sealed for the admin, so the account itself is what gets refused.
+        st.builds(lambda a: SEALER.seal("modal", ADMIN, encode({"a": a})), account_junk()),
+        meta_objects.map(lambda m: SEALER.seal("modal", ADMIN, json.dumps(m))),
     ).filter(lambda text: not _written_by_the_bot(text, account_id))
 
 
 def _written_by_the_bot(text: str, account_id: str) -> bool:
-    """Metadata the bot could have written itself (its account is real): not tampering."""
-    meta = ModalMeta.loads(text)
+    """Metadata the bot could have written itself (sealed, its account real): not tampering."""
+    meta = ModalMeta.loads(SEALER, ADMIN, text)
     return meta is not None and meta.account_id == account_id
 
 
@@ -735,7 +739,7 @@ def test_picker_searches_with_garbage(bot: Bot, ledger: Ledger, size: Size, acco
 def test_account_ids_the_cyclr_client_refuses(bot: Bot, ledger: Ledger, where: str) -> None:
     view = open_modal(bot)
     for bad in ("", " acc", "a\x00b", "\u0100", "\U0001f600"):
-        meta = encode({"t": TEAM_ID, "a": bad})
+        meta = SEALER.seal("modal", ADMIN, encode({"a": bad}))
         if where == "modal metadata":
             v = sr.view_payload(view, view_id=view["id"], private_metadata=meta, values={"name": "x"})
             request = sr.view_submission_request(v, user_id=ADMIN)

@@ -64,9 +64,10 @@ class Bot:
         view: Mapping[str, Any],
         action_id: str = "connector",
         values: Mapping[str, Any] | None = None,
+        **kw: Any,
     ) -> dict[str, Any]:
         v = sr.view_payload(view, values=values or {}, view_id=view["id"])
-        response = self.post(sr.block_suggestion_request(value, action_id=action_id, view=v))
+        response = self.post(sr.block_suggestion_request(value, action_id=action_id, view=v, **kw))
         assert response.status_code == 200, response.text
         data: dict[str, Any] = response.json()
         return data

@@ -18,10 +18,10 @@ import pytest
 import requests
 
 from bot.cyclr.sandbox import CyclrSandbox
-from bot.slack.listeners.install import ModalMeta
+from bot.slack.sealed import ModalMeta, Sealer
 from bot.store import InstallState, Store
 from tests import slack_requests as sr
-from tests.e2e.test_http_mode import CYCLR_BOT, BotProcess, bot_env, free_port
+from tests.e2e.test_http_mode import BOT_TOKEN, CYCLR_BOT, BotProcess, bot_env, free_port
 from tests.slack_standin import SlackStandin
 
 INSTALL = "/v1.0/connectors/"
@@ -84,7 +84,9 @@ def test_same_submission_on_two_replicas_installs_once(
         for replica in replicas:
             replica.wait_healthy()
         hook = sandbox.connector_by_name("Webhook")
-        meta = ModalMeta(sr.TEAM_ID, sr.DEFAULT_CHANNEL_ID, sandbox.default_account_id).dumps()
+        meta = ModalMeta(sr.DEFAULT_CHANNEL_ID, sandbox.default_account_id).dumps(
+            Sealer.for_bot_token(BOT_TOKEN), sr.DEFAULT_USER_ID
+        )
         values = sr.state_values(
             {"connector": sr.select_input(sr.option(str(hook["Id"]), "Webhook")), "name": "Replicated hook"}
         )

@@ -132,3 +132,16 @@ def test_return_url_template() -> None:
     with pytest.raises(ConfigError) as info:
         Settings.from_env(FULL | {"CYCLR_BOT_RETURN_URL": "https://x/{user}"})
     assert "CYCLR_BOT_RETURN_URL" in str(info.value)
+
+
+@pytest.mark.parametrize(("given", "expected"), [(None, "channel"), ("channel", "channel"), ("ALL", "all")])
+def test_installer_accounts(given: str | None, expected: str) -> None:
+    env = FULL if given is None else FULL | {"CYCLR_BOT_INSTALLER_ACCOUNTS": given}
+    assert Settings.from_env(env).installer_accounts == expected
+
+
+def test_installer_accounts_must_be_channel_or_all() -> None:
+    with pytest.raises(ConfigError) as info:
+        Settings.from_env(FULL | {"CYCLR_BOT_INSTALLER_ACCOUNTS": "some", "PORT": "x"})
+    assert len(info.value.problems) == 2
+    assert "CYCLR_BOT_INSTALLER_ACCOUNTS must be one of channel, all, got 'some'" in str(info.value)

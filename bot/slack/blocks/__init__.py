@@ -24,7 +24,7 @@ from bot.slack.blocks.help import (
     help_entries,
     notice_message,
 )
-from bot.slack.blocks.home import app_home
+from bot.slack.blocks.home import app_home, app_home_help
 from bot.slack.blocks.installed import installed_list, uninstall_confirm_message
 from bot.slack.blocks.modal import install_modal, install_outcome_view, install_progress_view
 from bot.slack.blocks.options import (
@@ -45,6 +45,7 @@ __all__ = [
     "account_options",
     "accounts_message",
     "app_home",
+    "app_home_help",
     "authorise_link_message",
     "authorise_page_link_message",
     "authorised_message",

@@ -40,8 +40,7 @@ def _name(text: str | None, fallback: str) -> str:
     return escape_clip(one_line(text, fallback), _NAME)
 
 
-def _authorise_button(connector_name: str, account_id: str, account_connector_id: int) -> Block:
-    value = ids.encode_value({"a": account_id, "ac": account_connector_id})
+def _authorise_button(connector_name: str, value: str) -> Block:
     label = f"Authorise {one_line(connector_name, 'connector')}"
     return button(label, ids.AUTHORISE, value=value, style="primary")
 
@@ -53,11 +52,14 @@ def install_dm(
     sandbox: bool = False,
     page_url: str | None = None,
     page_expires_at: datetime | None = None,
+    button_value: str | None = None,
 ) -> Message:
     """The requester's DM about one install, updated in place as the install moves on.
 
     For an OAuth connector waiting for authorisation, ``page_url`` (the bot's own sign-in
     page) replaces the *Authorise* action button with a URL button and *Get a new link*.
+    ``button_value`` is those buttons' value (the messenger seals it for the requester);
+    by default the plain account and account connector.
     """
     connector = _name(record.connector_name, "the connector")
     version = version_label(record.connector_version)
@@ -82,8 +84,8 @@ def install_dm(
     elif record.auth_kind is AuthKind.OAUTH:
         text = f":key: {label} is installed in {account} as *{as_name}*. Sign in to authorise it."
         blocks = [section(text)]
+        value = button_value or ids.encode_value({"a": record.account_id, "ac": record.account_connector_id})
         if record.account_connector_id is not None and page_url:
-            value = ids.encode_value({"a": record.account_id, "ac": record.account_connector_id})
             label = f"Authorise {one_line(record.connector_name, 'connector')}"
             open_button = button(label, ids.OPEN_LINK, url=page_url, style="primary")
             new_button = button("Get a new link", ids.NEW_LINK, value=value)
@@ -92,8 +94,7 @@ def install_dm(
             blocks.append(context(f"The link works{until}; each visit makes a fresh one-time Cyclr sign-in. "
                                   "Only you should use it."))
         elif record.account_connector_id is not None:
-            blocks.append(actions(_authorise_button(record.connector_name, record.account_id,
-                                                    record.account_connector_id)))
+            blocks.append(actions(_authorise_button(record.connector_name, value)))
             blocks.append(context("A one-time sign-in link is minted when you click; it is valid for about "
                                   "5 minutes."))
         else:

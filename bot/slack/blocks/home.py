@@ -13,6 +13,7 @@ from bot.slack.blocks.common import (
     button,
     context,
     divider,
+    escape,
     escape_clip,
     header,
     one_line,
@@ -21,7 +22,7 @@ from bot.slack.blocks.common import (
 )
 from bot.store.records import InstallRecord
 
-__all__ = ["MAX_HOME_RECENT", "app_home"]
+__all__ = ["MAX_HOME_RECENT", "app_home", "app_home_help"]
 
 MAX_HOME_RECENT = 15
 
@@ -62,4 +63,17 @@ def app_home(
     else:
         blocks.append(context("No installs yet."))
     blocks.extend([divider(), header("How to"), section(_HOW_TO)])
+    return {"type": "home", "blocks": view_blocks(blocks, sandbox=sandbox)}
+
+
+def app_home_help(*, reason: str, sandbox: bool = False) -> dict[str, Any]:
+    """The Home view for someone who may not use Cyclr here (a guest, another organisation's
+    user): what the bot is and why they cannot use it; no account, install or person."""
+    blocks: list[Block] = [
+        header("Cyclr for Slack"),
+        section("Find, install and authorise Cyclr connectors without leaving Slack."),
+        section(f":no_entry: {escape(one_line(reason, 'You cannot use Cyclr here.'))} "
+                "Ask a bot admin for access."),
+        context("`/cyclr help` lists the commands."),
+    ]
     return {"type": "home", "blocks": view_blocks(blocks, sandbox=sandbox)}

@@ -26,7 +26,7 @@ from bot.slack.listeners.connectors import ConnectorActions
 from bot.slack.listeners.errors import user_job
 from bot.slack.listeners.install import InstallModal
 from bot.slack.messenger import SlackMessenger
-from bot.slack.middleware import DEFERRED_CHECK
+from bot.slack.middleware import ACCESS, Access
 from bot.slack.parsing import Command, parse_command
 
 __all__ = ["CommandContext", "register"]
@@ -45,8 +45,9 @@ class CommandContext:
     trigger_id: str
     response_url: str | None
     accounts: AccountDirectory = field(repr=False, compare=False)
-    #: The access check the middleware left for after the ack (``/cyclr install`` only).
-    access_check: Callable[[], blocks.Message | None] | None = field(default=None, repr=False, compare=False)
+    #: What the user may do here; checked by the middleware, except for ``/cyclr install``,
+    #: whose check runs as its modal opens.
+    access: Access = field(repr=False, compare=False)
 
     @cached_property
     def _binding(self) -> tuple[str, bool]:
@@ -97,7 +98,7 @@ class CyclrCommand(Surface):
             trigger_id=str(body.get("trigger_id") or ""),
             response_url=body.get("response_url"),
             accounts=self.services.accounts,
-            access_check=context.get(DEFERRED_CHECK),
+            access=context[ACCESS],
         )
         route = self._routes.get(command.subcommand, self.help)
         route(ctx, ack, client)
@@ -186,13 +187,10 @@ class CyclrCommand(Surface):
         ack()
         self.modal.open(
             client,
+            ctx.access,  # the channel's account is looked up after the ack
             trigger_id=ctx.trigger_id,
-            team_id=ctx.team_id,
-            user_id=ctx.user_id,
-            channel_id=ctx.channel_id,
             query=ctx.command.args or None,
-            response_url=ctx.response_url,  # the channel's account is looked up after the ack
-            access_check=ctx.access_check,
+            response_url=ctx.response_url,
         )
 
     def list(self, ctx: CommandContext, ack: Ack, client: WebClient) -> None:
@@ -323,7 +321,12 @@ class CyclrCommand(Surface):
         if ctx.command.problem:
             self._answer(ack, blocks.help_card(problem=ctx.command.message, sandbox=self.sandbox))
             return
-        records = self.services.store.recent_installs(ctx.team_id, limit=ctx.command.count or 10)
+        grant = ctx.access.grant()
+        records = self.services.store.recent_installs(
+            ctx.team_id,
+            limit=ctx.command.count or 10,
+            account_ids=None if grant.every else grant.accounts,
+        )
         names = {r.account_id: self._account_name(r.account_id) for r in records}
         self._answer(ack, blocks.history_message(records, account_names=names, sandbox=self.sandbox))
 

@@ -17,7 +17,7 @@ from slack_bolt import Ack, App
 from bot.cyclr.errors import CyclrError, CyclrNotFound
 from bot.cyclr.models import AccountConnector, AuthKind
 from bot.slack import blocks
-from bot.slack.ids import AUTHORISE, NEW_LINK, OPEN_LINK, UNINSTALL, decode_value, encode_value
+from bot.slack.ids import AUTHORISE, NEW_LINK, OPEN_LINK, UNINSTALL, decode_value
 from bot.slack.listeners.background import Surface
 
 __all__ = ["ConnectorActions", "register"]
@@ -59,7 +59,7 @@ class ConnectorActions(Surface):
             account_connector_id=account_connector_id,
             connector_name=connector_name,
         )
-        new_link_value = encode_value({"a": account_id, "ac": account_connector_id})
+        new_link_value = self.messenger.link_value(user_id, account_id, account_connector_id)
         if links.public:
             message = blocks.authorise_page_link_message(
                 connector_name=connector_name,

@@ -6,11 +6,9 @@ in-memory cache, and whatever needs Cyclr arrives later by ``views.update`` from
 
 from __future__ import annotations
 
-import json
 import logging
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 from typing import Any
 
 from slack_bolt import Ack, App, BoltContext
@@ -20,9 +18,11 @@ from slack_sdk.errors import SlackApiError
 from bot.cyclr.errors import CyclrError
 from bot.cyclr.models import Account, Connector
 from bot.jobs import JobRejected
+from bot.services.access import AccountGrant, Action
 from bot.services.catalogue import Catalogue
 from bot.services.installs import Credentials, InstallRequest, validate_install
 from bot.slack import blocks
+from bot.slack.forms import input_value, state_values
 from bot.slack.ids import (
     ACCOUNT,
     API_KEY,
@@ -38,12 +38,12 @@ from bot.slack.ids import (
     SHORTCUT,
     USERNAME,
     decode_value,
-    slack_id,
 )
 from bot.slack.listeners.background import Surface
 from bot.slack.listeners.errors import user_job
 from bot.slack.messenger import ViewChanged
-from bot.slack.middleware import DEFERRED_CHECK
+from bot.slack.middleware import ACCESS, STALE_FORM, Access
+from bot.slack.sealed import ModalMeta
 from bot.store import InstallRecord
 
 __all__ = ["InstallModal", "register"]
@@ -54,72 +54,6 @@ log = logging.getLogger(__name__)
 CATALOGUE_WAIT = 2.0
 #: Longest a background job waits for the catalogue.
 JOB_CATALOGUE_WAIT = 30.0
-MAX_METADATA = 3000
-
-
-@dataclass(frozen=True, slots=True)
-class ModalMeta:
-    """What the modal carries in ``private_metadata``: where it was opened, and for whom."""
-
-    team_id: str
-    channel_id: str | None
-    account_id: str
-    auto_name: str | None = None  #: the name the bot last filled in
-    previous_auto_name: str | None = None
-
-    def dumps(self) -> str:
-        data = {
-            "t": self.team_id,
-            "c": self.channel_id,
-            "a": self.account_id,
-            "n": self.auto_name,
-            "o": self.previous_auto_name,
-        }
-        text = json.dumps({k: v for k, v in data.items() if v is not None}, separators=(",", ":"))
-        return text if len(text) <= MAX_METADATA else json.dumps({"t": self.team_id, "a": self.account_id})
-
-    @classmethod
-    def loads(cls, text: str | None) -> ModalMeta | None:
-        """None for anything that is not metadata this bot wrote."""
-        try:
-            data = json.loads(text or "")
-        except ValueError:
-            return None
-        if not isinstance(data, dict):
-            return None
-        team, account = data.get("t"), data.get("a")
-        if not isinstance(team, str) or not isinstance(account, str) or not team or not account:
-            return None
-
-        def text_or_none(key: str) -> str | None:
-            value = data.get(key)
-            return value if isinstance(value, str) and value else None
-
-        return cls(team, text_or_none("c"), account, text_or_none("n"), text_or_none("o"))
-
-
-def _state_values(view: Mapping[str, Any]) -> Mapping[str, Mapping[str, Any]]:
-    state = view.get("state") or {}
-    values = state.get("values") if isinstance(state, Mapping) else None
-    return values if isinstance(values, Mapping) else {}
-
-
-def _input(values: Mapping[str, Mapping[str, Any]], block_id: str) -> str | None:
-    """The text typed or the option chosen in ``block_id`` (action id is the same word)."""
-    block = values.get(block_id)
-    if not isinstance(block, Mapping):
-        return None
-    element = block.get(block_id)
-    if not isinstance(element, Mapping):
-        element = next((e for e in block.values() if isinstance(e, Mapping)), None)
-        if element is None:
-            return None
-    option = element.get("selected_option")
-    if isinstance(option, Mapping):
-        value = option.get("value")
-        return str(value) if value is not None else None
-    value = element.get("value")
-    return str(value) if isinstance(value, str | int) else None
 
 
 class InstallModal(Surface):
@@ -130,64 +64,53 @@ class InstallModal(Surface):
     def open(
         self,
         client: WebClient,
+        access: Access,
         *,
         trigger_id: str,
-        team_id: str,
-        user_id: str,
-        channel_id: str | None,
         query: str | None = None,
         connector_id: str | int | None = None,
-        account_id: str | None = None,
         response_url: str | None = None,
-        access_check: Callable[[], blocks.Message | None] | None = None,
     ) -> None:
         """Open the modal just after the ack, on the urgent lane (the trigger lives 3 s).
 
         Slack gets its ack without waiting for ``views.open``; whatever needs Cyclr is filled
-        in later by a job. A failure or a full lane reaches the user like a job's does. An
-        ``access_check`` left by the middleware runs first; its refusal is the answer instead.
+        in later by a job. A failure or a full lane reaches the user like a job's does. The
+        request's access check runs first (the middleware left it for now); its refusal is
+        the answer instead.
         """
         self.later(
             "modal-open",
             lambda: self._open_now(
                 client,
+                access,
                 trigger_id=trigger_id,
-                team_id=team_id,
-                user_id=user_id,
-                channel_id=channel_id,
                 query=query,
                 connector_id=connector_id,
-                account_id=account_id,
                 response_url=response_url,
-                access_check=access_check,
             ),
             response_url=response_url,
-            user_id=user_id,
-            channel_id=channel_id,
+            user_id=access.user_id,
+            channel_id=access.channel_id,
             urgent=True,
         )
 
     def _open_now(
         self,
         client: WebClient,
+        access: Access,
         *,
         trigger_id: str,
-        team_id: str,
-        user_id: str,
-        channel_id: str | None,
         query: str | None,
         connector_id: str | int | None,
-        account_id: str | None,
         response_url: str | None,
-        access_check: Callable[[], blocks.Message | None] | None,
     ) -> None:
-        refusal = access_check() if access_check is not None else None
+        user_id, channel_id = access.user_id, access.channel_id
+        refusal = access.refused(Action.INSTALL)
         if refusal is not None:
             self.messenger.respond(response_url, refusal, user_id=user_id, channel_id=channel_id)
             return
-        account_id = (
-            account_id or self.services.accounts.for_channel(team_id=team_id, channel_id=channel_id)[0]
-        )
+        account_id = access.account or access.channel_account  # a search result's, else the channel's
+        grant = access.grant()
         catalogue = self.services.catalogue.peek(account_id)
         wanted = bool(query or connector_id)
         connector = self._pick(catalogue, query, connector_id) if catalogue else None
@@ -198,7 +121,7 @@ class InstallModal(Surface):
             notice = f"Best match for “{query}”: {connector.name}. Choose another below if it is not the one."
         elif wanted and connector is None:
             notice = f"Nothing in the catalogue matches “{query or connector_id}”. Search below."
-        view = self._view(team_id, channel_id, account_id, connector, notice=notice)
+        view = self._view(user_id, channel_id, account_id, grant, connector, notice=notice)
         try:
             response = client.views_open(trigger_id=trigger_id, view=view)
         except SlackApiError as error:
@@ -223,9 +146,10 @@ class InstallModal(Surface):
                 lambda: self._preselect(
                     str(opened.get("id")),
                     str(opened.get("hash") or ""),
-                    team_id,
+                    user_id,
                     channel_id,
                     account_id,
+                    grant,
                     query,
                     connector_id,
                 ),
@@ -238,9 +162,10 @@ class InstallModal(Surface):
         self,
         view_id: str,
         view_hash: str,
-        team_id: str,
+        user_id: str,
         channel_id: str | None,
         account_id: str,
+        grant: AccountGrant,
         query: str | None,
         connector_id: str | int | None,
     ) -> None:
@@ -261,7 +186,7 @@ class InstallModal(Surface):
                 if connector
                 else "Nothing matched; search below."
             )
-        view = self._view(team_id, channel_id, account_id, connector, notice=notice)
+        view = self._view(user_id, channel_id, account_id, grant, connector, notice=notice)
         try:
             self.messenger.update_view(view_id, view, view_hash=view_hash or None)
         except ViewChanged:
@@ -280,18 +205,20 @@ class InstallModal(Surface):
 
     def _view(
         self,
-        team_id: str,
+        user_id: str,
         channel_id: str | None,
         account_id: str,
+        grant: AccountGrant,
         connector: Connector | None,
         *,
         notice: str | None = None,
         previous_auto_name: str | None = None,
         name: str | None = None,
     ) -> dict[str, Any]:
+        """The install form for ``user_id``; its account picker only when ``grant`` allows more
+        than one account (and the partner has more than one)."""
         accounts = self.services.accounts.cached()
         meta = ModalMeta(
-            team_id,
             channel_id,
             account_id,
             auto_name=connector.name if connector else None,
@@ -299,10 +226,10 @@ class InstallModal(Surface):
         )
         account = Account(account_id, self.services.accounts.name_of(account_id))
         return blocks.install_modal(
-            metadata=meta.dumps(),
+            metadata=meta.dumps(self.messenger.sealer, user_id),
             connector=connector,
             account=account,
-            show_account=accounts is None or len(accounts) > 1,
+            show_account=grant.single is None and (accounts is None or len(accounts) > 1),
             name=name,
             notice=notice,
             sandbox=self.sandbox,
@@ -310,20 +237,11 @@ class InstallModal(Surface):
 
     # -- pickers ---------------------------------------------------------------------------------
 
-    def account_of(self, view: Mapping[str, Any]) -> tuple[ModalMeta | None, str]:
-        """The modal's metadata and chosen account; metadata None when either is not valid."""
-        meta = ModalMeta.loads(view.get("private_metadata"))
-        chosen = _input(_state_values(view), ACCOUNT)
-        default = meta.account_id if meta else self.services.accounts.default_account_id
-        account_id = chosen if chosen and chosen != NO_OPTION else default
-        if not self.services.accounts.is_known(account_id, fetch=False):
-            return None, self.services.accounts.default_account_id
-        return meta, account_id
-
-    def connector_options(self, view: Mapping[str, Any], query: str) -> list[dict[str, Any]]:
-        meta, account_id = self.account_of(view)
-        if meta is None:
-            return blocks.options_placeholder("This form is out of date; close it and run /cyclr install")
+    def connector_options(self, access: Access, query: str) -> list[dict[str, Any]]:
+        """The catalogue of the modal's account (the middleware checked it) matching ``query``."""
+        account_id = access.account
+        if access.modal is None or account_id is None:
+            return blocks.options_placeholder(STALE_FORM)
         try:
             catalogue = self.services.catalogue.get(account_id, timeout=CATALOGUE_WAIT)
         except TimeoutError:
@@ -335,25 +253,30 @@ class InstallModal(Surface):
             return blocks.options_placeholder(f"No connector matches “{query[:40]}”")
         return blocks.connector_options(matches)
 
-    def account_options(self, query: str) -> list[dict[str, Any]]:
-        try:
-            accounts = (
-                self.services.accounts.find(query) if query.strip() else list(self.services.accounts.all())
-            )
-        except CyclrError as error:
-            return blocks.options_placeholder(f"Cyclr is not answering ({_plain_error(error)})")
+    def account_options(self, access: Access, query: str) -> list[dict[str, Any]]:
+        """The accounts this user may pick here: every one matching ``query`` when the policy
+        allows them all, else only those it grants."""
+        grant = access.grant()
+        directory = self.services.accounts
+        if not grant.every:
+            accounts = [Account(a, directory.name_of(a)) for a in sorted(grant.accounts)]
+        else:
+            try:
+                accounts = directory.find(query) if query.strip() else list(directory.all())
+            except CyclrError as error:
+                return blocks.options_placeholder(f"Cyclr is not answering ({_plain_error(error)})")
         if not accounts:
             return blocks.options_placeholder(f"No account matches “{query[:40]}”")
         return blocks.account_options(accounts[:100])
 
     # -- choosing a connector ------------------------------------------------------------------------
 
-    def connector_chosen(self, view: Mapping[str, Any]) -> None:
+    def connector_chosen(self, view: Mapping[str, Any], access: Access) -> None:
         """Swap in the fields the chosen connector needs (called after the action was acked)."""
-        meta, account_id = self.account_of(view)
-        if meta is None:
+        meta, account_id = access.modal, access.account
+        if meta is None or account_id is None:
             return
-        chosen = _input(_state_values(view), CONNECTOR)
+        chosen = input_value(state_values(view), CONNECTOR)
         catalogue = self.services.catalogue.peek(account_id)
         if catalogue is None:
             try:
@@ -363,9 +286,10 @@ class InstallModal(Surface):
         connector = catalogue.get(chosen) if catalogue and chosen and chosen != NO_OPTION else None
         previous = meta.auto_name if connector is not None and meta.auto_name != connector.name else None
         new_view = self._view(
-            meta.team_id,
+            access.user_id,
             meta.channel_id,
             account_id,
+            access.grant(),
             connector,
             previous_auto_name=previous or meta.previous_auto_name,
         )
@@ -376,16 +300,17 @@ class InstallModal(Surface):
 
     # -- submission ------------------------------------------------------------------------------
 
-    def submit(self, ack: Ack, body: Mapping[str, Any], view: Mapping[str, Any]) -> None:
-        meta, account_id = self.account_of(view)
-        user_id = str((body.get("user") or {}).get("id") or "")
-        if meta is None or not user_id:
-            ack(
-                response_action="errors",
-                errors={CONNECTOR: "This form is out of date. Close it and run /cyclr install again."},
-            )
+    def submit(self, ack: Ack, view: Mapping[str, Any], access: Access) -> None:
+        """Record the install and queue it, or answer in the modal what is wrong.
+
+        The account (and that this user may use it here) was settled by the middleware; team
+        and user come from the signed body, the channel from the sealed metadata.
+        """
+        meta, account_id, user_id = access.modal, access.account, access.user_id
+        if meta is None or account_id is None:
+            ack(response_action="errors", errors={CONNECTOR: STALE_FORM})
             return
-        values = _state_values(view)
+        values = state_values(view)
         try:
             catalogue = self.services.catalogue.get(account_id, timeout=CATALOGUE_WAIT)
         except TimeoutError:
@@ -400,24 +325,24 @@ class InstallModal(Surface):
                 errors={CONNECTOR: f"Cyclr is not answering ({_plain_error(error)})."},
             )
             return
-        chosen = _input(values, CONNECTOR)
+        chosen = input_value(values, CONNECTOR)
         connector = catalogue.get(chosen) if chosen and chosen != NO_OPTION else None
-        name = (_input(values, NAME) or "").strip()
+        name = (input_value(values, NAME) or "").strip()
         if connector is not None and (
             not name or (meta.previous_auto_name and name == meta.previous_auto_name)
         ):
             name = connector.name  # the name field kept the previous connector's default
         credentials = Credentials(
-            api_key=_input(values, API_KEY),
-            username=_input(values, USERNAME),
-            password=_input(values, PASSWORD),
+            api_key=input_value(values, API_KEY),
+            username=input_value(values, USERNAME),
+            password=input_value(values, PASSWORD),
         )
         properties = {
             block_id[len(PROPERTY_PREFIX) :]: value
             for block_id in values
-            if block_id.startswith(PROPERTY_PREFIX) and (value := _input(values, block_id))
+            if block_id.startswith(PROPERTY_PREFIX) and (value := input_value(values, block_id))
         }
-        description = _input(values, DESCRIPTION)
+        description = input_value(values, DESCRIPTION)
         errors = validate_install(
             connector=connector,
             name=name,
@@ -433,7 +358,7 @@ class InstallModal(Surface):
             return
         request = InstallRequest(
             submission_key=str(view.get("id")),
-            team_id=meta.team_id,
+            team_id=access.team_id,
             user_id=user_id,
             channel_id=meta.channel_id,
             account_id=account_id,
@@ -521,26 +446,30 @@ def _plain_error(error: Exception) -> str:
 
 
 def register(app: App, modal: InstallModal) -> None:
-    """Bind the modal's actions, options, submission, shortcut and install buttons."""
+    """Bind the modal's actions, options, submission, shortcut and install buttons.
+
+    Each listener takes the request's :class:`~bot.slack.middleware.Access` from the context
+    (the middleware puts one there for every request).
+    """
 
     # Bolt tries each listener's matcher in the order they were added, about 0.02 ms each:
     # the submission, whose ack is the slowest (it records the install), is tried first.
     @app.view(INSTALL_CALLBACK)
-    def install_submitted(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
-        modal.submit(ack, body, view)
+    def install_submitted(ack: Ack, view: dict[str, Any], context: BoltContext) -> None:
+        modal.submit(ack, view, context[ACCESS])
 
     @app.options(CONNECTOR)
-    def connector_options(ack: Ack, body: dict[str, Any], payload: dict[str, Any]) -> None:
-        ack(options=modal.connector_options(body.get("view") or {}, str(payload.get("value") or "")))
+    def connector_options(ack: Ack, payload: dict[str, Any], context: BoltContext) -> None:
+        ack(options=modal.connector_options(context[ACCESS], str(payload.get("value") or "")))
 
     @app.options(ACCOUNT)
-    def account_options(ack: Ack, payload: dict[str, Any]) -> None:
-        ack(options=modal.account_options(str(payload.get("value") or "")))
+    def account_options(ack: Ack, payload: dict[str, Any], context: BoltContext) -> None:
+        ack(options=modal.account_options(context[ACCESS], str(payload.get("value") or "")))
 
     @app.block_action(CONNECTOR)
-    def connector_chosen(ack: Ack, body: dict[str, Any]) -> None:
-        view = body.get("view") or {}
-        modal.later("modal-fields", lambda: modal.connector_chosen(view), user_id=_user(body) or None)
+    def connector_chosen(ack: Ack, body: dict[str, Any], context: BoltContext) -> None:
+        view, access = body.get("view") or {}, context[ACCESS]
+        modal.later("modal-fields", lambda: modal.connector_chosen(view, access), user_id=access.user_id)
         ack()
 
     @app.block_action(ACCOUNT)
@@ -552,11 +481,9 @@ def register(app: App, modal: InstallModal) -> None:
         ack()
         modal.open(
             client,
+            context[ACCESS],
             trigger_id=str(body.get("trigger_id") or ""),
-            team_id=_team(body),
-            user_id=_user(body),
-            channel_id=None,
-            access_check=context.get(DEFERRED_CHECK),
+            response_url=body.get("response_url"),
         )
 
     app.shortcut(SHORTCUT)(open_for_user)
@@ -566,32 +493,15 @@ def register(app: App, modal: InstallModal) -> None:
     def search_install(
         ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient, context: BoltContext
     ) -> None:
+        """A search result's Install: the modal on the result's account (the access check,
+        run as the modal opens, settles whether this user may use it here)."""
         ack()
         value = decode_value(action.get("value"))
-        account = value.get("a") if modal.services.accounts.is_known(value.get("a"), fetch=False) else None
         connector = value.get("c") if isinstance(value.get("c"), int | str) else None
         modal.open(
             client,
+            context[ACCESS],
             trigger_id=str(body.get("trigger_id") or ""),
-            team_id=_team(body),
-            user_id=_user(body),
-            channel_id=slack_id((body.get("channel") or {}).get("id")) or None,
             connector_id=connector,
-            account_id=account,
             response_url=body.get("response_url"),
-            access_check=context.get(DEFERRED_CHECK),
         )
-
-
-def _user(body: Mapping[str, Any]) -> str:
-    user = body.get("user")
-    return slack_id(user.get("id")) if isinstance(user, Mapping) else ""
-
-
-def _team(body: Mapping[str, Any]) -> str:
-    team, user = body.get("team"), body.get("user")
-    if isinstance(team, Mapping) and slack_id(team.get("id")):
-        return slack_id(team.get("id"))
-    if isinstance(user, Mapping) and slack_id(user.get("team_id")):
-        return slack_id(user.get("team_id"))
-    return slack_id(body.get("team_id"))
