@@ -169,6 +169,7 @@ class SlackMessenger:
             account_name=account_name,
             sandbox=self.sandbox,
             page_url=links.page_url(link) if link else None,
+            page_link_id=link.id if link else None,
             page_expires_at=link.expires_at if link else None,
         )
         channel, ts = self.dm(record.user_id, message)

@@ -29,6 +29,7 @@ from bot.slack.ids import (
     HOME_INSTALL,
     INSTALL_CALLBACK,
     NEW_LINK,
+    OPEN_LINK,
     SEARCH_INSTALL,
     SHORTCUT,
     UNINSTALL,
@@ -61,12 +62,13 @@ _BUTTONS = {
     ACCOUNT: Action.INSTALL,
     AUTHORISE: Action.AUTH,
     NEW_LINK: Action.AUTH,
+    OPEN_LINK: Action.AUTH,  # a click on a page link arms it for one mint
     UNINSTALL: Action.UNINSTALL,
 }
 
 
 def action_for(body: dict[str, Any]) -> Action | None:
-    """What a request would do; None for requests that change nothing (events, URL buttons)."""
+    """What a request would do; None for requests that change nothing (events, views closed)."""
     if body.get("command"):
         command = parse_command(str(body.get("text") or ""))
         if command.subcommand == "account":
