@@ -12,6 +12,7 @@ import hashlib
 import json
 import re
 import sqlite3
+import threading
 import time
 from collections.abc import Iterator
 from datetime import timedelta
@@ -350,3 +351,82 @@ def test_authorise_on_the_dm_itself_updates_it_in_place(tmp_path: Path) -> None:
         update = bot.slack.wait_for("chat.update", predicate=lambda c: c.args["ts"] == dm["ts"])[-1]
         assert update.ok and "open_link" in json.dumps(update.args)
         assert mints(bot) == 1
+
+
+# -- Socket Mode: the click arrives over the socket, the browser over HTTP ---------------------------
+
+
+def test_in_socket_mode_the_owners_click_over_the_socket_arms_the_page(tmp_path: Path) -> None:
+    """As ``cyclr-bot run`` with ``SLACK_APP_TOKEN`` and a public URL: the link pages on HTTP,
+    every Slack request (the URL button's click too) over the socket."""
+    from slack_bolt.adapter.socket_mode import SocketModeHandler
+    from werkzeug.serving import make_server
+
+    from bot.config import Settings
+    from bot.cyclr.sandbox import CyclrSandbox
+    from bot.runtime import build_services
+    from bot.slack.app import create_app
+    from bot.web.app import create_web_app
+    from tests import slack_requests as sr
+    from tests.e2e.test_socket_mode import APP_TOKEN, SocketModeSlack, request_and_ack
+
+    holder: dict[str, Any] = {}
+    server = make_server("127.0.0.1", 0, lambda env, start: holder["web"](env, start), threaded=True)
+    url = f"http://127.0.0.1:{server.server_port}"
+    with SocketModeSlack() as slack, CyclrSandbox() as sandbox:
+        settings = Settings(
+            slack_bot_token="xoxb-test-0001-socket-links",
+            slack_app_token=APP_TOKEN,
+            slack_api_url=slack.api_url,
+            cyclr_api_url=sandbox.api_url,
+            cyclr_client_id=sandbox.client_id,
+            cyclr_client_secret=sandbox.client_secret,
+            cyclr_account_id=sandbox.default_account_id,
+            cyclr_service_url=sandbox.service_url,
+            database_url=f"sqlite:///{tmp_path / 'bot.db'}",
+            public_url=url,
+            sandbox=True,
+        )
+        services = build_services(settings)
+        app, _ = create_app(services)
+        holder["web"] = create_web_app(services, None, socket_connected=lambda: True)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        handler = SocketModeHandler(app, app_token=APP_TOKEN)
+        try:
+            handler.connect()  # type: ignore[no-untyped-call]
+            slack.wait_connections(1)
+            account = sandbox.default_account_id
+            salesforce = sandbox.connector_by_name("Salesforce")
+            installed = sandbox.state.install(account, salesforce, {"Name": "Salesforce"})
+            link = services.links.create_ref(
+                team_id=sr.TEAM_ID,
+                user_id=sr.DEFAULT_USER_ID,
+                account_id=account,
+                account_connector_id=int(installed["Id"]),
+                connector_name="Salesforce",
+            )
+            page_url = services.links.page_url(link)
+            http = requests.Session()
+            assert http.get(page_url, timeout=10).status_code == 200  # the browser was quicker
+            assert http.post(page_url, timeout=10, allow_redirects=False).status_code == 403
+            click = sr.block_actions_payload(
+                "open_link",
+                value=encode_value({"l": link.id}),
+                channel_id=sr.dm_channel_id(sr.DEFAULT_USER_ID),
+                message={"type": "message", "ts": "1700000000.000300", "text": "", "blocks": []},
+            )
+            envelope = {
+                "envelope_id": "click-1",
+                "type": "interactive",
+                "accepts_response_payload": False,
+                "payload": click,
+            }
+            request_and_ack(slack, envelope)  # armed before the ack
+            assert http.post(page_url, timeout=10, allow_redirects=False).status_code == 303
+            assert http.post(page_url, timeout=10, allow_redirects=False).status_code == 403
+            assert sum(1 for r in sandbox.requests if r.path.endswith("/signintoken")) == 1
+        finally:
+            handler.close()  # type: ignore[no-untyped-call]
+            server.shutdown()
+            services.wait_idle(10)
+            services.close()
