@@ -164,6 +164,7 @@ class LinkService:
         """A new link for ``user_id``; their older live links to the connector stop working."""
         self.prune()  # TIMED WORK: run here until the job queue has a schedule for it
         ref = secrets.token_urlsafe(32)
+        register_secret(ref)  # a URL with it logged (say, slack_sdk at DEBUG) shows it masked
         link = self._store.create_link(
             ref_hash=digest(ref),
             team_id=team_id,
@@ -243,6 +244,7 @@ class LinkService:
         is sent back to ``/authorised/<return id>``, a fresh id that is not a ref."""
         link = self.usable(ref)
         return_id = secrets.token_urlsafe(32)
+        register_secret(return_id)
         if not self._store.spend_arm(link.id, return_hash=digest(return_id)):
             raise LinkUnavailable(LinkProblem.NOT_ARMED, link)
         try:

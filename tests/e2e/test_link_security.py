@@ -9,7 +9,9 @@ sandbox's request log (``POST …/signintoken``), not from the bot's own account
 from __future__ import annotations
 
 import hashlib
+import io
 import json
+import logging
 import re
 import sqlite3
 import threading
@@ -23,6 +25,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 
+from bot.logs import configure_logging
 from bot.slack.ids import encode_value
 from tests.e2e.harness import Bot, running_bot
 from tests.e2e.test_links import buttons, click, install_oauth, mints, page_get, press_link
@@ -280,6 +283,31 @@ def test_dead_links_are_pruned(public_bot: Bot) -> None:
     assert stored() == 2
     assert page_get(bot, f"{bot.url}/authorise/{recently_dead}").status_code == 410  # still says why
     assert page_get(bot, f"{bot.url}/authorise/{long_dead}").status_code == 404
+
+
+def test_no_ref_or_return_id_in_the_log(public_bot: Bot) -> None:
+    bot = public_bot
+    stream = io.StringIO()
+    root = logging.getLogger()
+    saved, level = list(root.handlers), root.level
+    configure_logging("DEBUG", "text", stream=stream)  # slack_sdk logs its calls' bodies at DEBUG
+    try:
+        dm, _ = install_oauth(bot)
+        page_url = press_link(bot, dm)
+        assert page_get(bot, page_url).status_code == 200
+        return_id = return_id_of(post(bot, page_url).headers["Location"])
+        assert page_get(bot, f"{bot.url}/authorised/{return_id}").status_code == 200
+        bot.wait_idle()
+    finally:
+        for handler in list(root.handlers):
+            root.removeHandler(handler)
+        for handler in saved:
+            root.addHandler(handler)
+        root.setLevel(level)
+    logged = stream.getvalue()
+    ref = page_url.rsplit("/", 1)[1]
+    assert "/authorise/[redacted]" in logged  # the request lines were there, masked
+    assert ref not in logged and return_id not in logged
 
 
 # -- transport ----------------------------------------------------------------------------------------
