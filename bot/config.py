@@ -7,6 +7,7 @@ all, so an operator fixes a broken deployment in one go.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import string
 from collections.abc import Mapping
@@ -76,7 +77,7 @@ class Settings:
     web_threads: int = 16  #: threads per gunicorn worker (WEB_THREADS)
     cyclr_timeout: tuple[float, float] = (3.05, 10.0)
     catalogue_ttl: float = 300.0
-    link_ttl_hours: float = 24.0
+    link_ttl_hours: float = 1.0
     workers: int = 32
     reconcile_grace: float = 120.0
     reconcile_every: float = 60.0
@@ -155,7 +156,7 @@ class Settings:
             database_url=normalise_database_url(
                 reader.optional("CYCLR_BOT_DATABASE_URL") or DEFAULT_DATABASE_URL
             ),
-            public_url=reader.url("CYCLR_BOT_PUBLIC_URL", None) or None,
+            public_url=reader.public_url("CYCLR_BOT_PUBLIC_URL"),
             admins=reader.principals("CYCLR_BOT_ADMINS"),
             installers=reader.principals("CYCLR_BOT_INSTALLERS"),
             installer_accounts=(
@@ -176,7 +177,7 @@ class Settings:
                 reader.number("CYCLR_READ_TIMEOUT", 10.0, minimum=0.1, maximum=300),
             ),
             catalogue_ttl=reader.number("CYCLR_CATALOGUE_TTL", 300.0, minimum=5, maximum=86400),
-            link_ttl_hours=reader.number("CYCLR_BOT_LINK_TTL_HOURS", 24.0, minimum=0.1, maximum=24 * 30),
+            link_ttl_hours=reader.number("CYCLR_BOT_LINK_TTL_HOURS", 1.0, minimum=0.1, maximum=24 * 30),
             workers=int(reader.number("CYCLR_BOT_WORKERS", 32, minimum=1, maximum=256, integer=True)),
             reconcile_grace=reader.number("CYCLR_BOT_RECONCILE_GRACE", 120.0, minimum=1, maximum=3600),
             reconcile_every=reader.number("CYCLR_BOT_RECONCILE_EVERY", 60.0, minimum=0.5, maximum=3600),
@@ -186,6 +187,15 @@ class Settings:
         if reader.problems:
             raise ConfigError(reader.problems)
         return settings
+
+
+def _is_loopback(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 class _Reader:
@@ -237,6 +247,20 @@ class _Reader:
         if trailing_slash:
             return value if value.endswith("/") else value + "/"
         return value.rstrip("/")
+
+    def public_url(self, name: str) -> str | None:
+        """An https URL; plain http only on loopback (links there never cross a network)."""
+        value = self.url(name, None)
+        if not value:
+            return None
+        parts = urlsplit(value)
+        if parts.scheme != "https" and not _is_loopback(parts.hostname or ""):
+            self.problem(
+                f"{name} must be an https URL (http is allowed only on 127.0.0.1, ::1 or localhost),"
+                f" got {value!r}"
+            )
+            return None
+        return value
 
     def pattern(self, name: str, regex: re.Pattern[str], what: str) -> str | None:
         value = self._get(name)

@@ -3,7 +3,8 @@
 Two layers keep secrets out of logs:
 
 * patterns for things that look like secrets wherever they come from (Slack tokens,
-  ``Bearer …`` headers, ``client_secret=…``/``token=…`` pairs, ``"AuthValue": …``);
+  ``Bearer …`` headers, ``client_secret=…``/``token=…`` pairs, ``"AuthValue": …``, the
+  refs and return ids in the authorisation pages' URLs, of which there is one per link);
 * exact values the bot learns at run time (the Cyclr client secret, access tokens, sign-in
   tokens, API keys and passwords typed into a modal), registered with :func:`register_secret`
   for as long as the bot could log them, and masked in their URL-encoded and JSON-escaped
@@ -51,6 +52,8 @@ _PATTERNS = [
         r"(?i)((?:client_secret|access_token|token|password|auth_?value|api_?key)"
         r"[\"']?\s*[=:]\s*[\"']?)([^\s\"'&,}]+)"
     ),
+    # /authorise/<ref> and /authorised/<return id>, the path as is, JSON-escaped or URL-encoded.
+    re.compile(r"(?i)(authorised?(?:/|\\/|%2F|%5C%2F))[A-Za-z0-9_-]{16,}"),
 ]
 
 #: At most this many values are registered at once; past it, the value that expires soonest

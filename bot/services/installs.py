@@ -350,6 +350,7 @@ class InstallService:
     ) -> InstallRecord:
         """Delete the installed connector in Cyclr, then record it in the audit log."""
         self._cyclr.delete_account_connector(account_id, account_connector_id, missing_ok=True)
+        self._store.revoke_links_for_connector(account_id, account_connector_id)  # none mints again
         record = self._store.install_for_account_connector(account_id, account_connector_id)
         if record is None:  # installed outside the bot: the audit log gets a row for the removal
             record, _ = self._store.begin_install(

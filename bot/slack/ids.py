@@ -54,7 +54,7 @@ SEARCH_INSTALL = "search_install"  #: value {"a": account_id, "c": connector_id}
 HOME_INSTALL = "home_install"
 AUTHORISE = "authorise"  #: value {"a": account_id, "ac": account_connector_id}
 NEW_LINK = "new_link"  #: value chosen by the caller (a link ref or JSON)
-OPEN_LINK = "open_link"  #: URL button; Slack still sends an action, which is just acked
+OPEN_LINK = "open_link"  #: URL button; its action (value {"l": link id}) arms the bot's page
 UNINSTALL = "uninstall"  #: value {"a": account_id, "ac": account_connector_id}
 
 #: Value of the explanatory option returned while loading or when nothing matches.

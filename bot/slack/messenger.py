@@ -179,6 +179,7 @@ class SlackMessenger:
             account_name=account_name,
             sandbox=self.sandbox,
             page_url=links.page_url(link) if link else None,
+            page_link_id=link.id if link else None,
             page_expires_at=link.expires_at if link else None,
             button_value=self._dm_value(record),
         )

@@ -52,6 +52,7 @@ from bot.slack.ids import (
     INSTALL_CALLBACK,
     NEW_LINK,
     NO_OPTION,
+    OPEN_LINK,
     SEARCH_INSTALL,
     SHORTCUT,
     UNINSTALL,
@@ -89,15 +90,17 @@ _BUTTONS = {
     ACCOUNT: Action.INSTALL,
     AUTHORISE: Action.AUTH,
     NEW_LINK: Action.AUTH,
+    OPEN_LINK: Action.AUTH,  # a click on a page link arms it for one mint
     UNINSTALL: Action.UNINSTALL,
 }
 
-#: The buttons whose value names an account (``{"a": account_id, ...}``).
+#: The buttons whose value names an account (``{"a": account_id, ...}``). OPEN_LINK's names a
+#: link (``{"l": id}``), which arms only for its owner (LinkService.arm), as a seal would.
 _ACCOUNT_BUTTONS = frozenset({SEARCH_INSTALL, AUTHORISE, NEW_LINK, UNINSTALL})
 
 
 def action_for(body: dict[str, Any]) -> Action | None:
-    """What a request would do; None for requests that change nothing (events, URL buttons)."""
+    """What a request would do; None for requests that change nothing (events, views closed)."""
     if body.get("command"):
         command = parse_command(str(body.get("text") or ""))
         if command.subcommand == "account":

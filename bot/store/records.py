@@ -72,9 +72,10 @@ class Binding:
 
 @dataclass(frozen=True, slots=True)
 class LinkRef:
-    """An opaque reference behind an authorisation link; never holds a Cyclr token."""
+    """The row behind an authorisation link: never holds a Cyclr token, nor the ref itself
+    (the store keeps only its hash; the raw ref lives only in the DM's URL)."""
 
-    ref: str
+    id: int
     team_id: str
     user_id: str
     account_id: str
@@ -87,3 +88,9 @@ class LinkRef:
     dm_channel: str | None = None
     dm_ts: str | None = None
     authenticated_at: datetime | None = None
+    armed_until: datetime | None = None  #: the owner's click allows one mint until then
+    minted_at: datetime | None = None  #: when a sign-in token was last minted through it
+
+    def live(self, now: datetime) -> bool:
+        """Not revoked, not expired, and its connector not yet authenticated."""
+        return self.revoked_at is None and self.authenticated_at is None and self.expires_at > now

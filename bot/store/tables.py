@@ -62,7 +62,9 @@ bindings = Table(
 links = Table(
     "cyclr_link_refs",
     metadata,
-    Column("ref", String(64), primary_key=True),
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    # SHA-256 (hex) of the ref in the DM's URL; the ref itself is never stored.
+    Column("ref_hash", String(64), nullable=False),
     Column("team_id", String(32), nullable=False),
     Column("user_id", String(32), nullable=False),
     Column("account_id", String(255), nullable=False),
@@ -75,5 +77,11 @@ links = Table(
     Column("dm_channel", String(32)),
     Column("dm_ts", String(32)),
     Column("authenticated_at", DateTime(timezone=True)),
+    Column("armed_until", DateTime(timezone=True)),  # the owner clicked in Slack: one mint until then
+    Column("minted_at", DateTime(timezone=True)),  # the last sign-in token minted through this ref
+    # SHA-256 (hex) of the return id sent to Cyclr in targetOrigin with the last token.
+    Column("return_hash", String(64)),
+    UniqueConstraint("ref_hash", name="uq_cyclr_link_refs_ref_hash"),
+    UniqueConstraint("return_hash", name="uq_cyclr_link_refs_return_hash"),
 )
 Index("ix_cyclr_link_refs_connector", links.c.account_id, links.c.account_connector_id)

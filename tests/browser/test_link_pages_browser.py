@@ -1,8 +1,11 @@
-"""The authorisation link in a real browser: headless Chromium opens the page from the DM,
-presses Continue, follows the 303 to the sandbox's consent page, presses Allow and lands back
-on the bot's "you can close this tab" page. A screenshot of each page goes to the test's temp
-dir. The flow completing in a real browser also proves the pages' Content-Security-Policy
-(``form-action``) lets the Continue form and its redirect through.
+"""The authorisation link in a real browser: headless Chromium opens the page from the DM;
+Continue before the owner's click in Slack is refused; after the click (the URL button's
+signed ``block_actions``, which may well arrive after the browser's GET, as here) Continue
+follows the 303 to the sandbox's consent page, Allow lands back on the bot's "you can close
+this tab" page. A screenshot of each page goes to the test's temp dir. The flow completing in
+a real browser also proves that the pages' Content-Security-Policy (``form-action``) lets the
+Continue form and its redirect through, and that the cross-site check lets the page's own
+form through (Chromium sends ``Origin: null`` and ``Sec-Fetch-Site: same-origin``).
 
 Needs the ``playwright`` package (the Python driver only; never ``playwright install``) and
 Debian's ``chromium``. Without them the test skips, unless ``CYCLR_BOT_REQUIRE_BROWSER=1``
@@ -24,7 +27,7 @@ import pytest
 
 from bot.store import InstallState
 from tests.e2e.harness import Bot, running_bot
-from tests.e2e.test_links import buttons, install_oauth
+from tests.e2e.test_links import buttons, install_oauth, mints, press_link
 
 # Read at import: the autouse env cleaner strips CYCLR_* before each test runs.
 REQUIRE_BROWSER = os.environ.get("CYCLR_BOT_REQUIRE_BROWSER", "").strip().lower() in ("1", "true", "yes")
@@ -148,7 +151,26 @@ def _run_flow(bot: Bot, page: Any, console: ConsoleLog, tmp_path: Path) -> None:
     shots = [_screenshot(page, tmp_path / "1-authorise.png")]
     assert bot.sandbox.signin_tokens_issued == 0
 
-    # 2. Continue POSTs; the bot answers 303 to the sandbox's authorisation route.
+    # 2. Continue before the owner's click in Slack reached the bot: refused, nothing minted.
+    with page.expect_navigation() as navigation:
+        continue_button.click()
+    refused = navigation.value
+    assert refused is not None and refused.status == 403
+    assert page.get_by_role("heading", level=1).inner_text() == "Press the button in Slack first"
+    assert _fits_narrow_screen(page)
+    shots.append(_screenshot(page, tmp_path / "2-press-in-slack.png"))
+    assert bot.sandbox.signin_tokens_issued == 0 and mints(bot) == 0
+    # The 403 itself is the only console error so far; later pages must add none.
+    assert len(console.errors) == 1 and "status of 403" in console.errors[0][1], console.errors
+    console.errors.clear()
+
+    # 3. The owner presses the DM's button (Slack tells the bot; the browser shows the page).
+    press_link(bot, dm)
+    response = page.goto(page_url)
+    assert response is not None and response.status == 200
+    continue_button = page.get_by_role("button", name="Continue")
+
+    # 4. Continue POSTs; the bot answers 303 to the sandbox's authorisation route.
     with page.expect_navigation() as navigation:
         continue_button.click()
     consent = navigation.value
@@ -158,20 +180,21 @@ def _run_flow(bot: Bot, page: Any, console: ConsoleLog, tmp_path: Path) -> None:
     assert minted.response() is not None and minted.response().status == 303
     assert page.url.startswith(bot.sandbox.service_url + "/connectorauth/"), page.url
     assert "Salesforce" in page.get_by_role("heading", level=1).inner_text()
-    shots.append(_screenshot(page, tmp_path / "2-consent.png"))
-    assert bot.sandbox.signin_tokens_issued == 1
+    shots.append(_screenshot(page, tmp_path / "4-consent.png"))
+    assert bot.sandbox.signin_tokens_issued == 1 and mints(bot) == 1
 
-    # 3. Allow: the sandbox authenticates and 302s back to the bot's closing page.
+    # 5. Allow: the sandbox authenticates and 302s back to the bot's closing page, whose
+    #    address (Cyclr's targetOrigin) is not the ref.
     with page.expect_navigation() as navigation:
         page.get_by_role("button", name="Allow").click()
     back = navigation.value
     assert back is not None and back.status == 200
-    assert page.url == f"{bot.url}/authorised/{ref}"
+    assert page.url.startswith(f"{bot.url}/authorised/") and ref not in page.url, page.url
     closing = page.locator("main").inner_text()
     assert "is authorised" in closing and "close this tab" in closing, closing
     assert page.get_by_role("heading", level=1).inner_text() == "Salesforce is authorised"
     assert _fits_narrow_screen(page)
-    shots.append(_screenshot(page, tmp_path / "3-authorised.png"))
+    shots.append(_screenshot(page, tmp_path / "5-authorised.png"))
 
     for shot in shots:
         data = shot.read_bytes()
@@ -180,6 +203,6 @@ def _run_flow(bot: Bot, page: Any, console: ConsoleLog, tmp_path: Path) -> None:
     bot.wait_idle()
     settled = bot.services.store.get_install(record.id)
     assert settled is not None and settled.state is InstallState.AUTHENTICATED
-    assert bot.sandbox.signin_tokens_issued == 1
+    assert bot.sandbox.signin_tokens_issued == 1 and mints(bot) == 1
     # A CSP that blocked the form or its redirect would show here (and the flow would not finish).
     assert console.on_bot(bot.url) == [], console.errors

@@ -312,7 +312,9 @@ def test_dm_buttons_of_an_install_in_a_bound_channel_keep_working(bot: Bot) -> N
     )[0]
     sealed = button_value(dm.args, "authorise")
     plain = {k: v for k, v in json.loads(sealed).items() if k != "s"}
-    where = {"channel_id": dm_channel, "message_ts": dm.response["ts"]}
+    # The DM itself, as Slack sends it with a click on it (not ephemeral: it can be updated).
+    message = {"type": "message", "ts": dm.response["ts"], "blocks": dm.args["blocks"]}
+    where = {"channel_id": dm_channel, "message": message}
 
     click(bot, "authorise", json.dumps(plain), INSTALLER, "dm-plain", **where)
     assert ":no_entry:" in answer_to(bot, "dm-plain")
@@ -329,6 +331,51 @@ def test_dm_buttons_of_an_install_in_a_bound_channel_keep_working(bot: Bot) -> N
     click(bot, "new_link", button_value(update.args, "new_link"), INSTALLER, "dm-new", **where)
     bot.slack.wait_for("chat.update", count=2, predicate=lambda c: c.args["channel"] == dm_channel)
     assert bot.sandbox.signin_tokens_issued == 2
+
+
+def test_the_link_page_of_an_install_in_a_bound_channel_is_armed_by_its_owner_only(tmp_path: Path) -> None:
+    """With a public URL the DM's *Authorise* is a URL button carrying only the link's id: the
+    link's owner's press arms it from the DM (whose own account is the default one), another
+    installer's press does not, and the sealed *Get a new link* next to it works as above."""
+    with running_bot(tmp_path, public=True) as running:
+        bot = prepare(running)
+        bind(bot, BOUND, OTHER)
+        view = open_modal(bot, INSTALLER, channel=BOUND)
+        answer = submit(bot, view, INSTALLER, connector="Salesforce", name="Globex SF")
+        assert answer["response_action"] == "update"
+        bot.wait_idle()
+        dm_channel = dm_channel_id(INSTALLER)
+        dm = bot.slack.wait_for(
+            "chat.postMessage",
+            predicate=lambda c: c.args["channel"] == dm_channel and "open_link" in json.dumps(c.args),
+        )[0]
+        page_url = next(
+            e["url"]
+            for b in dm.args["blocks"]
+            if b["type"] == "actions"
+            for e in b["elements"]
+            if e.get("action_id") == "open_link"
+        )
+        message = {"type": "message", "ts": dm.response["ts"], "blocks": dm.args["blocks"]}
+        where = {"channel_id": dm_channel, "message": message}
+
+        def post_page() -> int:
+            return bot.http.post(page_url, timeout=10, allow_redirects=False).status_code
+
+        click(bot, "open_link", button_value(dm.args, "open_link"), OTHER_INSTALLER, "press-other", **where)
+        assert post_page() == 403
+        assert bot.sandbox.signin_tokens_issued == 0
+        click(bot, "open_link", button_value(dm.args, "open_link"), INSTALLER, "press-owner", **where)
+        assert post_page() == 303
+        assert bot.sandbox.signin_tokens_issued == 1
+        assert [r.path for r in bot.sandbox.requests if r.path.endswith("/signintoken")] == [
+            f"/v1.0/accounts/{OTHER}/signintoken"
+        ]
+
+        click(bot, "new_link", button_value(dm.args, "new_link"), INSTALLER, "dm-new", **where)
+        update = bot.slack.wait_for("chat.update", predicate=lambda c: c.args["channel"] == dm_channel)[0]
+        assert update.args["ts"] == dm.response["ts"] and "open_link" in json.dumps(update.args["blocks"])
+        assert post_page() == 410  # the old link was replaced by the new one
 
 
 # -- item 5: App Home and history ------------------------------------------------------------------------

@@ -195,6 +195,16 @@ def test_socket_mode_needs_no_signing_secret_but_a_valid_app_token(tmp_path: Pat
     assert "SLACK_SIGNING_SECRET" not in result.stderr
 
 
+def test_a_public_url_over_plain_http_exits_2_unless_on_loopback(slack: SlackStandin, tmp_path: Path) -> None:
+    env = good_env(slack.api_url, tmp_path)
+    result = run_cli(["check", "--sandbox"], tmp_path, env | {"CYCLR_BOT_PUBLIC_URL": "http://example.com"})
+    assert result.returncode == 2, show(result)
+    assert "CYCLR_BOT_PUBLIC_URL must be an https URL" in result.stderr, show(result)
+    for url in ("http://127.0.0.1:3000", "https://example.com"):
+        result = run_cli(["check", "--sandbox"], tmp_path, env | {"CYCLR_BOT_PUBLIC_URL": url})
+        assert result.returncode == 0, show(result)
+
+
 def test_dotenv_in_the_working_directory_is_read_and_the_environment_wins(tmp_path: Path) -> None:
     (tmp_path / ".env").write_text(
         "# written by the test\nSLACK_BOT_TOKEN=bad-from-dotenv\nCYCLR_BOT_ADMINS=nobody\n"

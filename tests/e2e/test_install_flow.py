@@ -162,9 +162,8 @@ def test_oauth_install_dms_an_authorise_button_that_mints_on_click(warm_bot: Bot
         if e.get("action_id") == "authorise"
     )
     assert "url" not in button
-    bot.action(
-        "authorise", value=button["value"], channel_id=dm.args["channel"], message_ts=dm.response["ts"]
-    )
+    message = {"type": "message", "ts": dm.response["ts"], "blocks": dm.args["blocks"]}  # not ephemeral
+    bot.action("authorise", value=button["value"], channel_id=dm.args["channel"], message=message)
     update = bot.slack.wait_for("chat.update", predicate=lambda c: c.args["channel"].startswith("D"))[0]
     assert update.args["ts"] == dm.response["ts"]
     link = next(
@@ -182,9 +181,7 @@ def test_oauth_install_dms_an_authorise_button_that_mints_on_click(warm_bot: Bot
         for e in b["elements"]
         if e.get("action_id") == "new_link"
     )
-    bot.action(
-        "new_link", value=new_link["value"], channel_id=dm.args["channel"], message_ts=dm.response["ts"]
-    )
+    bot.action("new_link", value=new_link["value"], channel_id=dm.args["channel"], message=message)
     bot.slack.wait_for("chat.update", count=2, predicate=lambda c: c.args["channel"].startswith("D"))
     assert bot.sandbox.signin_tokens_issued == 2
 

@@ -45,8 +45,34 @@ def buttons(message: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {e["action_id"]: e for b in message["blocks"] if b["type"] == "actions" for e in b["elements"]}
 
 
+def as_message(posted: dict[str, Any]) -> dict[str, Any]:
+    """A posted message as Slack puts it in a ``block_actions`` from it (not ephemeral)."""
+    return {"type": "message", "ts": posted["ts"], "text": posted.get("text", ""), "blocks": posted["blocks"]}
+
+
+def click(bot: Bot, action_id: str, posted: dict[str, Any], **kw: Any) -> requests.Response:
+    """Click a button of the bot's (non-ephemeral) DM ``posted``, as Slack reports it."""
+    element = buttons(posted)[action_id]
+    response = bot.action(
+        action_id, value=element.get("value"), channel_id=posted["channel"], message=as_message(posted), **kw
+    )
+    assert response.status_code == 200, response.text
+    return response
+
+
+def press_link(bot: Bot, dm: dict[str, Any], **kw: Any) -> str:
+    """Click the DM's URL button (Slack opens the browser and tells the bot); its page URL."""
+    click(bot, "open_link", dm, **kw)
+    return str(buttons(dm)["open_link"]["url"])
+
+
 def page_get(bot: Bot, url: str) -> requests.Response:
     return bot.http.get(url, timeout=10, allow_redirects=False)
+
+
+def mints(bot: Bot) -> int:
+    """Cyclr sign-in tokens requested, from the sandbox's request log."""
+    return sum(1 for r in bot.sandbox.requests if r.method == "POST" and r.path.endswith("/signintoken"))
 
 
 def test_get_shows_the_page_and_mints_nothing(public_bot: Bot) -> None:
@@ -57,7 +83,7 @@ def test_get_shows_the_page_and_mints_nothing(public_bot: Bot) -> None:
     for _ in range(3):  # an unfurler or a mail scanner fetching it
         response = page_get(bot, page_url)
         assert response.status_code == 200
-    assert bot.sandbox.signin_tokens_issued == 0
+    assert bot.sandbox.signin_tokens_issued == 0 and mints(bot) == 0
     assert "Salesforce" in response.text and "Acme" in response.text and 'method="post"' in response.text
     headers = response.headers
     assert headers["Cache-Control"] == "no-store" and headers["Referrer-Policy"] == "no-referrer"
@@ -72,7 +98,7 @@ def test_get_shows_the_page_and_mints_nothing(public_bot: Bot) -> None:
 def test_post_mints_one_token_redirects_and_the_loop_closes(public_bot: Bot) -> None:
     bot = public_bot
     dm, record = install_oauth(bot)
-    page_url = buttons(dm)["open_link"]["url"]
+    page_url = press_link(bot, dm)
     ref = page_url.rsplit("/", 1)[1]
     response = bot.http.post(page_url, timeout=10, allow_redirects=False)
     assert response.status_code == 303
@@ -80,10 +106,11 @@ def test_post_mints_one_token_redirects_and_the_loop_closes(public_bot: Bot) -> 
     assert location.startswith(bot.sandbox.service_url + "/connectorauth/updateaccountconnectoroauth?")
     query = parse_qs(urlsplit(location).query)
     assert query["id"] == [str(record.account_connector_id)]
-    assert query["targetOrigin"] == [f"{bot.url}/authorised/{ref}"]
-    assert bot.sandbox.signin_tokens_issued == 1
+    (target_origin,) = query["targetOrigin"]
+    assert target_origin.startswith(f"{bot.url}/authorised/") and ref not in target_origin
+    assert bot.sandbox.signin_tokens_issued == 1 and mints(bot) == 1
     outcome = bot.sandbox.click_through(location)
-    assert outcome.redirected and outcome.location == f"{bot.url}/authorised/{ref}"
+    assert outcome.redirected and outcome.location == target_origin
     back = page_get(bot, outcome.location)
     assert back.status_code == 200 and "is authorised" in back.text and "close this tab" in back.text
     bot.wait_idle()
@@ -103,9 +130,7 @@ def test_post_mints_one_token_redirects_and_the_loop_closes(public_bot: Bot) -> 
     assert note
     # A spent Cyclr URL is refused; "Get a new link" works and retires the old page.
     assert bot.sandbox.click_through(location).status == 403
-    bot.action(
-        "new_link", value=buttons(dm)["new_link"]["value"], channel_id=dm["channel"], message_ts=dm["ts"]
-    )
+    click(bot, "new_link", dm)
     bot.wait_idle()
     replaced = bot.slack.wait_for(
         "chat.update",
@@ -120,9 +145,7 @@ def test_post_mints_one_token_redirects_and_the_loop_closes(public_bot: Bot) -> 
 def test_watcher_notices_authorisation_without_the_browser_coming_back(public_bot: Bot) -> None:
     bot = public_bot
     dm, record = install_oauth(bot, "HubSpot")
-    location = bot.http.post(buttons(dm)["open_link"]["url"], timeout=10, allow_redirects=False).headers[
-        "Location"
-    ]
+    location = bot.http.post(press_link(bot, dm), timeout=10, allow_redirects=False).headers["Location"]
     assert bot.sandbox.click_through(location).redirected  # consent given; the redirect is not followed
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
@@ -141,12 +164,7 @@ def test_watch_that_runs_out_offers_a_new_link(tmp_path: Path) -> None:
         bot.services.links.watcher.max_wait = 0.5
         bot.services.links.watcher.first_delay = 0.1
         dm, _ = install_oauth(bot)
-        bot.action(
-            "authorise",
-            value=buttons(dm)["authorise"]["value"],
-            channel_id=dm["channel"],
-            message_ts=dm["ts"],
-        )
+        click(bot, "authorise", dm)
         expired = bot.slack.wait_for(
             "chat.update", timeout=10, predicate=lambda c: "has expired" in json.dumps(c.args)
         )[0]
@@ -190,7 +208,7 @@ def test_expired_ref_gets_its_page(public_bot: Bot) -> None:
 def test_no_cyclr_url_or_token_in_any_slack_message_with_a_public_url(public_bot: Bot) -> None:
     bot = public_bot
     dm, _ = install_oauth(bot)
-    bot.http.post(buttons(dm)["open_link"]["url"], timeout=10, allow_redirects=False)
+    assert bot.http.post(press_link(bot, dm), timeout=10, allow_redirects=False).status_code == 303
     bot.command("auth salesforce", response_url=bot.slack.response_url("a"))
     bot.wait_idle()
     everything = json.dumps([c.args for c in bot.slack.calls()])

@@ -64,9 +64,8 @@ def test_no_secret_anywhere_after_every_kind_of_install(warm_bot: Bot, log_captu
         for e in b["elements"]
         if e.get("action_id") == "authorise"
     )
-    bot.action(
-        "authorise", value=button["value"], channel_id=dm.args["channel"], message_ts=dm.response["ts"]
-    )
+    message = {"type": "message", "ts": dm.response["ts"], "blocks": dm.args["blocks"]}  # not ephemeral
+    bot.action("authorise", value=button["value"], channel_id=dm.args["channel"], message=message)
     update = bot.slack.wait_for("chat.update", predicate=lambda c: c.args["channel"].startswith("D"))[0]
     link = next(
         e["url"]

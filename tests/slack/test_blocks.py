@@ -608,11 +608,15 @@ def test_authorise_page_link_message_shows_the_page_expiry() -> None:
             connector_name=EVIL,
             account_name="Acme",
             page_url="https://bot.example/authorise/abc",
+            link_id=42,
             expires_at=expires,
             new_link_value='{"r":"abc"}',
         )
     )
     assert by_action(msg, ids.OPEN_LINK)[0]["url"] == "https://bot.example/authorise/abc"
+    # The click names the link (not the ref), so that the owner's click can arm the page.
+    assert ids.decode_value(by_action(msg, ids.OPEN_LINK)[0]["value"]) == {"l": 42}
+    assert "abc" not in by_action(msg, ids.OPEN_LINK)[0]["value"]
     assert "2024-05-18 09:30 UTC" in alltext(msg)
     assert "bot.example" not in msg.text
 
@@ -828,6 +832,7 @@ def _builders() -> list[tuple[str, Callable[[bool], Message | dict[str, Any]]]]:
                 connector_name="C",
                 account_name="A",
                 page_url="https://x.example/p",
+                link_id=1,
                 expires_at=NOW,
                 new_link_value="r",
                 sandbox=s,

@@ -252,25 +252,83 @@ def test_channel_binding_is_replaced(store: Store) -> None:
     assert binding is not None and (binding.account_id, binding.bound_by) == ("globex", "U2")
 
 
-def test_links_expire_revoke_and_authenticate(store: Store) -> None:
-    link = store.create_link(
+def _link(
+    store: Store, ref_hash: str, *, user_id: str = "U1", ac: int = 5, ttl: timedelta = timedelta(hours=1)
+) -> Any:
+    return store.create_link(
+        ref_hash=ref_hash,
         team_id="T1",
-        user_id="U1",
+        user_id=user_id,
         account_id="acme",
-        account_connector_id=5,
+        account_connector_id=ac,
         connector_name="Salesforce",
         install_id=None,
-        ttl=timedelta(hours=24),
+        ttl=ttl,
     )
-    assert len(link.ref) >= 40 and link.expires_at - link.created_at == timedelta(hours=24)
-    assert store.get_link(link.ref) == link
-    assert store.get_link("nope") is None and store.get_link("x" * 500) is None
-    store.revoke_link(link.ref)
-    revoked = store.get_link(link.ref)
+
+
+def test_links_expire_revoke_and_authenticate(store: Store) -> None:
+    link = _link(store, "a" * 64, ttl=timedelta(hours=24))
+    assert link.expires_at - link.created_at == timedelta(hours=24)
+    assert store.link_by_hash("a" * 64) == link
+    assert store.link_by_hash("nope") is None and store.link_by_return("a" * 64) is None
+    store.revoke_link(link.id)
+    revoked = store.link_by_hash("a" * 64)
     assert revoked is not None and revoked.revoked_at is not None
     stamped = store.mark_links_authenticated("acme", 5)
-    assert [s.ref for s in stamped] == [link.ref]
+    assert [s.id for s in stamped] == [link.id]
     assert store.mark_links_authenticated("acme", 5) == []
+
+
+def test_a_link_mints_once_per_arming_by_its_owner(store: Store) -> None:
+    link = _link(store, "b" * 64)
+    soon = datetime.now(UTC) + timedelta(minutes=3)
+    assert not store.spend_arm(link.id, return_hash="r" * 64)  # never armed
+    assert not store.arm_link(link.id, team_id="T1", user_id="U2", until=soon)  # not the owner
+    assert not store.arm_link(link.id, team_id="T2", user_id="U1", until=soon)  # another team's U1
+    assert store.arm_link(link.id, team_id="T1", user_id="U1", until=soon)
+    assert store.spend_arm(link.id, return_hash="r" * 64)
+    assert not store.spend_arm(link.id, return_hash="s" * 64)  # one mint per arming
+    spent = store.link_by_return("r" * 64)
+    assert spent is not None and spent.id == link.id and spent.minted_at is not None
+    assert store.arm_link(link.id, team_id="T1", user_id="U1", until=datetime.now(UTC) - timedelta(seconds=1))
+    assert not store.spend_arm(link.id, return_hash="s" * 64)  # the arming ran out
+    store.mark_links_authenticated("acme", 5)
+    assert not store.arm_link(link.id, team_id="T1", user_id="U1", until=soon)  # dead
+
+
+def test_a_new_link_replaces_the_owners_older_ones(store: Store) -> None:
+    def revoked(ref_hash: str) -> bool:
+        link = store.link_by_hash(ref_hash)
+        assert link is not None
+        return link.revoked_at is not None
+
+    _link(store, "c" * 64)
+    other_user = _link(store, "d" * 64, user_id="U2")
+    _link(store, "e" * 64, ac=6)  # another connector
+    newest = _link(store, "f" * 64)
+    assert revoked("c" * 64) and not revoked("d" * 64) and not revoked("e" * 64) and not revoked("f" * 64)
+    # The connector's wait ran out, or it was uninstalled: its links still live are revoked.
+    assert {link.id for link in store.revoke_links_for_connector("acme", 5)} == {other_user.id, newest.id}
+    assert revoked("d" * 64) and revoked("f" * 64) and not revoked("e" * 64)
+
+
+def test_prune_deletes_only_links_dead_for_a_while(store: Store) -> None:
+    now = datetime.now(UTC)
+    long_expired = _link(store, "1" * 64, ttl=timedelta(days=-2))
+    just_expired = _link(store, "2" * 64, ac=6, ttl=timedelta(seconds=-1))
+    live = _link(store, "3" * 64, ac=7)
+    revoked = _link(store, "4" * 64, ac=8)
+    store.revoke_link(revoked.id)
+    assert store.prune_links(now - timedelta(days=1)) == 1
+    assert store.link_by_hash("1" * 64) is None
+    assert {store.link_by_hash(h).id for h in ("2" * 64, "3" * 64, "4" * 64)} == {  # type: ignore[union-attr]
+        just_expired.id,
+        live.id,
+        revoked.id,
+    }
+    assert store.prune_links(now + timedelta(seconds=5)) == 2  # the expired and the revoked one
+    assert store.link_by_hash("3" * 64) is not None and long_expired.id != live.id
 
 
 def test_ping_reports_an_unreachable_database() -> None:

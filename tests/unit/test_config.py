@@ -145,3 +145,33 @@ def test_installer_accounts_must_be_channel_or_all() -> None:
         Settings.from_env(FULL | {"CYCLR_BOT_INSTALLER_ACCOUNTS": "some", "PORT": "x"})
     assert len(info.value.problems) == 2
     assert "CYCLR_BOT_INSTALLER_ACCOUNTS must be one of channel, all, got 'some'" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://cyclr-bot.example.com",
+        "http://127.0.0.1:3000",
+        "http://127.8.9.10",
+        "http://localhost:8080",
+        "http://LOCALHOST",
+        "http://[::1]:3000",
+    ],
+)
+def test_public_url_is_https_or_on_loopback(url: str) -> None:
+    assert Settings.from_env(FULL | {"CYCLR_BOT_PUBLIC_URL": url}).public_url == url
+
+
+@pytest.mark.parametrize(
+    "url", ["http://example.com", "http://10.0.0.5:3000", "http://[::2]", "http://localhost.example.com"]
+)
+def test_public_url_over_plain_http_elsewhere_is_a_configuration_problem(url: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        Settings.from_env(FULL | {"CYCLR_BOT_PUBLIC_URL": url})
+    assert len(info.value.problems) == 1
+    assert "CYCLR_BOT_PUBLIC_URL must be an https URL" in info.value.problems[0]
+
+
+def test_links_live_an_hour_by_default() -> None:
+    assert Settings.from_env(FULL).link_ttl_hours == 1
+    assert Settings.from_env(FULL | {"CYCLR_BOT_LINK_TTL_HOURS": "4"}).link_ttl_hours == 4

@@ -117,6 +117,34 @@ def test_a_registered_value_is_masked_in_its_encoded_forms(captured: io.StringIO
     assert "[redacted]" in output and CORE not in output, output
 
 
+REF = "Zr0_-QmL8yT1vV3kX9pW2sN4bD6fH7jK0aC5eG8iU1o"  # as secrets.token_urlsafe(32) makes one
+
+
+@pytest.mark.parametrize(
+    "form",
+    [
+        pytest.param(f'"POST /authorise/{REF} HTTP/1.1" 303', id="request line"),
+        pytest.param(f"/authorised/{REF}", id="return page"),
+        pytest.param(json.dumps({"url": f"https://bot.example/authorise/{REF}"}), id="json"),
+        pytest.param(json.dumps({"url": f"https://bot.example/authorise/{REF}"}).replace("/", "\\/"),
+                     id="json as Slack writes it"),
+        pytest.param(urlencode({"targetOrigin": f"https://bot.example/authorised/{REF}"}), id="query"),
+        pytest.param(quote(f"https://b.example/authorised/{REF}", safe="").lower(), id="lower-case escapes"),
+        pytest.param(urlencode({"payload": json.dumps({"url": f"https://b.example/authorise/{REF}"})
+                                .replace("/", "\\/")}), id="Slack payload"),
+    ],
+)
+def test_link_refs_and_return_ids_are_masked_by_their_place_in_the_url(form: str) -> None:
+    """One ref per link: they are recognised by the pages' paths, never registered one by one."""
+    masked = redact(form)
+    assert REF not in masked and REF.lower() not in masked and "[redacted]" in masked, masked
+
+
+def test_the_link_path_pattern_leaves_short_and_other_paths_alone() -> None:
+    line = "GET /authorise/unknown 404; GET /oauth/authorize?client_id=1234567890123456789"
+    assert redact(line) == line
+
+
 def test_encoded_forms_of_a_token_are_just_the_token() -> None:
     """A token of letters, digits, ``-`` and ``_`` has one form: it costs one scan per line."""
     assert encoded_forms("sk_live_0123-abcd") == {"sk_live_0123-abcd"}

@@ -51,15 +51,16 @@ def install_dm(
     account_name: str,
     sandbox: bool = False,
     page_url: str | None = None,
+    page_link_id: int | None = None,
     page_expires_at: datetime | None = None,
     button_value: str | None = None,
 ) -> Message:
     """The requester's DM about one install, updated in place as the install moves on.
 
     For an OAuth connector waiting for authorisation, ``page_url`` (the bot's own sign-in
-    page) replaces the *Authorise* action button with a URL button and *Get a new link*.
-    ``button_value`` is those buttons' value (the messenger seals it for the requester);
-    by default the plain account and account connector.
+    page, link ``page_link_id``) replaces the *Authorise* action button with a URL button
+    and *Get a new link*. ``button_value`` is those buttons' value (the messenger seals it for
+    the requester); by default the plain account and account connector.
     """
     connector = _name(record.connector_name, "the connector")
     version = version_label(record.connector_version)
@@ -85,14 +86,12 @@ def install_dm(
         text = f":key: {label} is installed in {account} as *{as_name}*. Sign in to authorise it."
         blocks = [section(text)]
         value = button_value or ids.encode_value({"a": record.account_id, "ac": record.account_connector_id})
-        if record.account_connector_id is not None and page_url:
+        if record.account_connector_id is not None and page_url and page_link_id is not None:
             label = f"Authorise {one_line(record.connector_name, 'connector')}"
-            open_button = button(label, ids.OPEN_LINK, url=page_url, style="primary")
+            open_button = _page_button(label, page_url, page_link_id)
             new_button = button("Get a new link", ids.NEW_LINK, value=value)
             blocks.append(actions(open_button, new_button, block_id=LINK_BLOCK_ID))
-            until = f" until {slack_date(page_expires_at)}" if page_expires_at else ""
-            blocks.append(context(f"The link works{until}; each visit makes a fresh one-time Cyclr sign-in. "
-                                  "Only you should use it."))
+            blocks.append(context(_page_note(page_expires_at)))
         elif record.account_connector_id is not None:
             blocks.append(actions(_authorise_button(record.connector_name, value)))
             blocks.append(context("A one-time sign-in link is minted when you click; it is valid for about "
@@ -113,9 +112,21 @@ def install_dm(
     return message(text, blocks, sandbox=sandbox)
 
 
-def _link_message(*, lead: str, url: str, button_text: str, expiry: str, new_link_value: str,
+def _page_button(label: str, page_url: str, link_id: int) -> Block:
+    """A URL button to the bot's page. Its click also reaches the bot (a signed ``block_actions``
+    naming the link), and that is what lets the page mint once, if the clicker owns the link."""
+    value = ids.encode_value({"l": link_id})
+    return button(label, ids.OPEN_LINK, url=page_url, value=value, style="primary")
+
+
+def _page_note(expires_at: datetime | None) -> str:
+    until = f" until {slack_date(expires_at)}" if expires_at else ""
+    return (f"The link works{until}, only for you and only right after you press the button here: "
+            "each press allows one fresh one-time Cyclr sign-in.")
+
+
+def _link_message(*, lead: str, open_button: Block, expiry: str, new_link_value: str,
                   sandbox: bool) -> Message:
-    open_button = button(button_text, ids.OPEN_LINK, url=url, style="primary")
     new_button = button("Get a new link", ids.NEW_LINK, value=new_link_value)
     blocks = [section(lead), actions(open_button, new_button, block_id=LINK_BLOCK_ID), context(expiry)]
     return message(lead, blocks, sandbox=sandbox)
@@ -139,7 +150,8 @@ def authorise_link_message(
     lead = _sign_in_lead(connector_name, account_name)
     expiry = (f"Link expires at {slack_date(expires_at, '{time}', with_date=False)}. "
               "It works once; press *Get a new link* for another.")
-    return _link_message(lead=lead, url=url, button_text="Open Cyclr sign-in", expiry=expiry,
+    open_button = button("Open Cyclr sign-in", ids.OPEN_LINK, url=url, style="primary")
+    return _link_message(lead=lead, open_button=open_button, expiry=expiry,
                          new_link_value=new_link_value, sandbox=sandbox)
 
 
@@ -148,15 +160,15 @@ def authorise_page_link_message(
     connector_name: str,
     account_name: str,
     page_url: str,
+    link_id: int,
     expires_at: datetime,
     new_link_value: str,
     sandbox: bool = False,
 ) -> Message:
-    """A link to the bot's own sign-in page, which mints a fresh Cyclr link on each visit."""
+    """A link to the bot's own sign-in page, which mints a fresh Cyclr link after each press."""
     lead = _sign_in_lead(connector_name, account_name)
-    expiry = (f"This link works until {slack_date(expires_at)}; each visit makes a fresh one-time "
-              "Cyclr sign-in. Only you should use it.")
-    return _link_message(lead=lead, url=page_url, button_text="Open Cyclr sign-in", expiry=expiry,
+    open_button = _page_button("Open Cyclr sign-in", page_url, link_id)
+    return _link_message(lead=lead, open_button=open_button, expiry=_page_note(expires_at),
                          new_link_value=new_link_value, sandbox=sandbox)
 
 

@@ -17,7 +17,7 @@ from slack_bolt import Ack, App
 from bot.cyclr.errors import CyclrError, CyclrNotFound
 from bot.cyclr.models import AccountConnector, AuthKind
 from bot.slack import blocks
-from bot.slack.ids import AUTHORISE, NEW_LINK, OPEN_LINK, UNINSTALL, decode_value
+from bot.slack.ids import AUTHORISE, NEW_LINK, OPEN_LINK, UNINSTALL, decode_value, slack_id
 from bot.slack.listeners.background import Surface
 
 __all__ = ["ConnectorActions", "register"]
@@ -65,6 +65,7 @@ class ConnectorActions(Surface):
                 connector_name=connector_name,
                 account_name=account_name,
                 page_url=links.page_url(link),
+                link_id=link.id,
                 expires_at=link.expires_at,
                 new_link_value=new_link_value,
                 sandbox=self.sandbox,
@@ -119,9 +120,14 @@ class ConnectorActions(Surface):
         account_id, ac_id = target
         container = body.get("container") or {}
         channel, ts = container.get("channel_id"), container.get("message_ts")
+        # A DM message of the bot's is updated in place. An ephemeral one (say, `/cyclr list`
+        # run in the DM) cannot be updated with chat.update: the link goes in a new DM.
         replace = (
             (channel, ts)
-            if isinstance(channel, str) and channel.startswith("D") and isinstance(ts, str)
+            if isinstance(channel, str)
+            and channel.startswith("D")
+            and isinstance(ts, str)
+            and container.get("is_ephemeral") is not True
             else None
         )
         in_dm = replace is not None
@@ -151,6 +157,18 @@ class ConnectorActions(Surface):
                 user_id=user_id,
                 channel_id=channel if isinstance(channel, str) else None,
             )
+
+    def link_opened(self, body: dict[str, Any], action: dict[str, Any]) -> None:
+        """A click on a link to the bot's page: if the clicking user owns the link, its page
+        may mint once, shortly (see :meth:`LinkService.arm`). Slack signs the click, so this
+        is the proof that the link's owner, not whoever else saw the URL, is at the page."""
+        link_id = decode_value(action.get("value")).get("l")
+        team_id = slack_id((body.get("team") or {}).get("id") or (body.get("user") or {}).get("team_id"))
+        user_id = slack_id((body.get("user") or {}).get("id"))
+        if not isinstance(link_id, int) or isinstance(link_id, bool) or not 0 < link_id < 2**31:
+            return  # not a value the bot wrote (the Cyclr URL button of a link without a page has none)
+        if team_id and user_id:
+            self.services.links.arm(link_id, team_id=team_id, user_id=user_id)
 
     def auth_command(
         self,
@@ -302,8 +320,11 @@ def register(app: App, actions: ConnectorActions) -> None:
         ack()
 
     @app.action(OPEN_LINK)
-    def open_link(ack: Ack) -> None:
-        ack()  # a URL button: Slack opens the browser itself
+    def open_link(ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
+        # A URL button: Slack opens the browser itself. Armed before the ack, so that the
+        # page's POST, which follows the person's press of Continue, finds it armed.
+        actions.link_opened(body, action)
+        ack()
 
     @app.action(UNINSTALL)
     def uninstall(ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
