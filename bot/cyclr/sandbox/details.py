@@ -31,7 +31,11 @@ _CRLF = "\r\n"
 
 @dataclass(frozen=True, slots=True)
 class ErrorDetail:
-    """A step failure: Cyclr's short ``message``, the raw ``detail`` and the secrets inside it."""
+    """A step failure: Cyclr's short ``message``, the raw ``detail`` and the secrets inside it.
+
+    Each of ``secrets`` appears in ``detail`` exactly as written there (a Basic password
+    only inside its base64 ``Authorization`` header, so the header value is the secret).
+    """
 
     message: str
     detail: str
@@ -172,7 +176,7 @@ def _basic_refused(rng: random.Random, host: str) -> _Exchange:
         f"https://acme.{host}/api/v2/users/me.json",
         [("Accept", "application/json"), ("Authorization", f"Basic {encoded}")],
         response_headers=[("WWW-Authenticate", 'Basic realm="Web Password"')],
-        secrets=(encoded, password),
+        secrets=(encoded,),
     )
 
 
@@ -210,7 +214,7 @@ def _basic_server_error(rng: random.Random, host: str) -> _Exchange:
             ("Authorization", f"Basic {encoded}"),
         ],
         request_body=json.dumps({"fields": record}),
-        secrets=(encoded, password),
+        secrets=(encoded,),
     )
 
 
