@@ -5,11 +5,12 @@ Nothing here imports Slack or Flask. The sandbox (a local Cyclr stand-in) lives 
 """
 
 from bot.cyclr.auth import AccessToken, TokenManager
-from bot.cyclr.client import DEFAULT_PAGE_SIZE, DEFAULT_TIMEOUT, MAX_PAGES, CyclrClient
+from bot.cyclr.client import DEFAULT_PAGE_SIZE, DEFAULT_TIMEOUT, MAX_PAGES, CyclrClient, check_interval
 from bot.cyclr.errors import (
     CyclrAPIError,
     CyclrAuthError,
     CyclrBadRequest,
+    CyclrConflict,
     CyclrConnectError,
     CyclrError,
     CyclrNotFound,
@@ -22,20 +23,38 @@ from bot.cyclr.errors import (
 )
 from bot.cyclr.links import build_oauth_url, normalize_base_url
 from bot.cyclr.models import (
+    AUTH_FAILURE_MESSAGE,
+    CYCLE_INTERVALS,
+    UNAUTHENTICATED_CONNECTOR,
     Account,
     AccountConnector,
     AuthKind,
     AuthMethod,
     Connector,
     ConnectorProperty,
+    Cycle,
+    CycleConnector,
+    CycleStatus,
+    CycleStep,
+    Incident,
+    IncidentLevel,
+    Prerequisite,
     SignInToken,
+    Template,
+    TemplateConnector,
+    WebhookSettings,
     auth_kind_of,
+    interval_label,
+    parse_cyclr_date,
 )
 
 __all__ = [
+    "AUTH_FAILURE_MESSAGE",
+    "CYCLE_INTERVALS",
     "DEFAULT_PAGE_SIZE",
     "DEFAULT_TIMEOUT",
     "MAX_PAGES",
+    "UNAUTHENTICATED_CONNECTOR",
     "AccessToken",
     "Account",
     "AccountConnector",
@@ -47,6 +66,7 @@ __all__ = [
     "CyclrAuthError",
     "CyclrBadRequest",
     "CyclrClient",
+    "CyclrConflict",
     "CyclrConnectError",
     "CyclrError",
     "CyclrNotFound",
@@ -54,11 +74,24 @@ __all__ = [
     "CyclrServerError",
     "CyclrTimeout",
     "CyclrTransportError",
+    "Cycle",
+    "CycleConnector",
+    "CycleStatus",
+    "CycleStep",
+    "Incident",
+    "IncidentLevel",
+    "Prerequisite",
     "SignInToken",
+    "Template",
+    "TemplateConnector",
     "TokenManager",
+    "WebhookSettings",
     "auth_kind_of",
     "build_oauth_url",
+    "check_interval",
     "error_from_response",
+    "interval_label",
     "normalize_base_url",
+    "parse_cyclr_date",
     "parse_retry_after",
 ]

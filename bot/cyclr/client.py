@@ -13,14 +13,20 @@
   request may have reached Cyclr, repeating it could install a connector twice;
 * ``requests`` exceptions and error statuses become :mod:`bot.cyclr.errors` classes here,
   with messages that name the method and path only (no query string, token or secret).
+
+Secrets the bot sends in a body (an ``AuthValue``, the webhook URL with its secret path)
+are registered with :func:`bot.logs.register_secret` before the call and removed from any
+error Cyclr answers with, in case its ``Message`` echoes them.
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
 import re
 import time
 from collections.abc import Callable, Iterator, Mapping
+from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, NamedTuple, Self, TypeVar
 from urllib.parse import quote
@@ -43,6 +49,7 @@ from bot import __version__
 from bot.cyclr.auth import TOKEN_PATH, TokenManager, client_credentials_form
 from bot.cyclr.errors import (
     CyclrConnectError,
+    CyclrError,
     CyclrNotFound,
     CyclrServerError,
     CyclrTimeout,
@@ -51,13 +58,28 @@ from bot.cyclr.errors import (
     parse_retry_after,
 )
 from bot.cyclr.links import normalize_base_url
-from bot.cyclr.models import Account, AccountConnector, Connector, SignInToken
+from bot.cyclr.models import (
+    CYCLE_INTERVALS,
+    Account,
+    AccountConnector,
+    Connector,
+    Cycle,
+    CycleStep,
+    Incident,
+    IncidentLevel,
+    Prerequisite,
+    SignInToken,
+    Template,
+    WebhookSettings,
+)
+from bot.logs import MASK, register_secret
 
 __all__ = [
     "DEFAULT_PAGE_SIZE",
     "DEFAULT_TIMEOUT",
     "MAX_PAGES",
     "CyclrClient",
+    "check_interval",
 ]
 
 log = logging.getLogger(__name__)
@@ -73,6 +95,10 @@ BACKOFF_JITTER = 0.1
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 API_PREFIX = "/v1.0"
+#: Seconds an ``AuthValue`` sent with :meth:`CyclrClient.set_connector_auth` stays masked in
+#: the log: well past the call and its retries. The client keeps no copy, and one registered
+#: for good would take a place in the log's bounded registry for good.
+AUTH_VALUE_TTL = 15 * 60.0
 
 _T = TypeVar("_T")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -195,6 +221,39 @@ def _int_header(headers: Mapping[str, str], name: str) -> int | None:
     except ValueError:
         return None
     return value if value >= 0 else None
+
+
+def check_interval(interval: int) -> int:
+    """``interval`` if Cyclr accepts it as a cycle's run interval (minutes), else ValueError."""
+    if isinstance(interval, bool) or not isinstance(interval, int) or interval not in CYCLE_INTERVALS:
+        allowed = ", ".join(str(i) for i in CYCLE_INTERVALS)
+        raise ValueError(f"interval must be one of {allowed} minutes, not {interval!r}")
+    return interval
+
+
+def _utc_text(moment: datetime, what: str) -> str:
+    """A timezone-aware datetime as Cyclr writes UTC: ``2024-05-01T09:30:00.0000000Z``."""
+    if not isinstance(moment, datetime) or moment.tzinfo is None or moment.utcoffset() is None:
+        raise ValueError(f"{what} must be a timezone-aware datetime")
+    utc = moment.astimezone(UTC)
+    return f"{utc:%Y-%m-%dT%H:%M:%S}.{utc.microsecond:06d}0Z"
+
+
+def _incident_level(level: IncidentLevel | str) -> str:
+    text = str(level).strip().lower()
+    if text not in ("error", "warning"):
+        raise ValueError(f"level must be 'error' or 'warning', not {level!r}")
+    return text
+
+
+def _scrub(error: CyclrError, secret: str) -> CyclrError:
+    """Remove ``secret`` from an error's texts (Cyclr's ``Message`` may echo what it refused)."""
+    if secret:
+        error.message = error.message.replace(secret, MASK)
+        if error.cyclr_message is not None:
+            error.cyclr_message = error.cyclr_message.replace(secret, MASK)
+        error.args = tuple(a.replace(secret, MASK) if isinstance(a, str) else a for a in error.args)
+    return error
 
 
 class CyclrClient:
@@ -620,3 +679,247 @@ class CyclrClient:
                 "Cyclr's sign-in answer has no Token", status=reply.status, method="POST", path=path
             )
         return token
+
+    # ------------------------------------------------------------------ templates
+
+    def iter_templates(
+        self, account_id: str | None = None, *, page_size: int = DEFAULT_PAGE_SIZE
+    ) -> Iterator[Template]:
+        """The partner's template library: the account's view when ``account_id`` is given."""
+        return self._iter_pages(
+            f"{API_PREFIX}/templates",
+            Template.from_api,
+            account_id=None if account_id is None else _account_header(account_id),
+            page_size=page_size,
+        )
+
+    def list_templates(
+        self, account_id: str | None = None, *, page_size: int = DEFAULT_PAGE_SIZE
+    ) -> list[Template]:
+        return list(self.iter_templates(account_id, page_size=page_size))
+
+    def get_template(self, template_id: str, account_id: str | None = None) -> Template:
+        """One template by id.
+
+        Raises:
+            CyclrNotFound: no such template.
+        """
+        path = f"{API_PREFIX}/templates/{_segment(template_id, 'template_id')}"
+        account = None if account_id is None else _account_header(account_id)
+        reply = self._request("GET", path, account_id=account)
+        return Template.from_api(self._object(reply, method="GET", path=path))
+
+    def install_template(self, account_id: str, template_id: str) -> Cycle:
+        """Install a template into an account: a new cycle (``Paused``) and the connectors it needs.
+
+        Cyclr reuses an installed connector of the same type and installs the others
+        unauthenticated. Not idempotent: a second call makes a second cycle, so this POST is
+        never retried once it may have reached Cyclr (like :meth:`install_connector`).
+
+        Raises:
+            CyclrNotFound: no such template (or account).
+            CyclrTimeout: no full answer: the cycle may exist; reconcile with
+                :meth:`list_cycles` (``template_id`` and ``created_at``), never call again blindly.
+        """
+        path = f"{API_PREFIX}/templates/{_segment(template_id, 'template_id')}/install"
+        reply = self._request("POST", path, account_id=_account_header(account_id))
+        return Cycle.from_api(self._object(reply, method="POST", path=path))
+
+    # ------------------------------------------------------------------ cycles
+
+    def _cycle_path(self, cycle_id: str, suffix: str = "") -> str:
+        return f"{API_PREFIX}/cycles/{_segment(cycle_id, 'cycle_id')}{suffix}"
+
+    def iter_cycles(self, account_id: str, *, page_size: int = DEFAULT_PAGE_SIZE) -> Iterator[Cycle]:
+        """The account's cycles."""
+        return self._iter_pages(
+            f"{API_PREFIX}/cycles",
+            Cycle.from_api,
+            account_id=_account_header(account_id),
+            page_size=page_size,
+        )
+
+    def list_cycles(self, account_id: str, *, page_size: int = DEFAULT_PAGE_SIZE) -> list[Cycle]:
+        return list(self.iter_cycles(account_id, page_size=page_size))
+
+    def get_cycle(self, account_id: str, cycle_id: str) -> Cycle:
+        """One cycle, with its connectors' authenticated state and its error counts.
+
+        Raises:
+            CyclrNotFound: no such cycle in the account.
+        """
+        path = self._cycle_path(cycle_id)
+        reply = self._request("GET", path, account_id=_account_header(account_id))
+        return Cycle.from_api(self._object(reply, method="GET", path=path))
+
+    def list_cycle_steps(self, account_id: str, cycle_id: str) -> list[CycleStep]:
+        """The cycle's steps, each with the installed connector it calls (to name a step by id)."""
+        path = self._cycle_path(cycle_id, "/steps")
+        reply = self._request("GET", path, account_id=_account_header(account_id))
+        if not isinstance(reply.body, list):
+            raise CyclrServerError(
+                "Cyclr sent a listing that is not a list", status=reply.status, method="GET", path=path
+            )
+        return [CycleStep.from_api(item) for item in reply.body if isinstance(item, Mapping)]
+
+    def cycle_prerequisites(self, account_id: str, cycle_id: str) -> list[Prerequisite]:
+        """What still stops the cycle from being activated; empty when it can run.
+
+        Only :attr:`~bot.cyclr.models.Prerequisite.fixable_in_slack` ones (unauthenticated
+        connectors) can be fixed by the bot; the others need the Cyclr console.
+        """
+        path = self._cycle_path(cycle_id, "/prerequisites")
+        reply = self._request("GET", path, account_id=_account_header(account_id))
+        items = reply.body if reply.body is not None else []
+        if not isinstance(items, list):
+            raise CyclrServerError(
+                "Cyclr sent a listing that is not a list", status=reply.status, method="GET", path=path
+            )
+        return [Prerequisite.from_api(item) for item in items if isinstance(item, Mapping)]
+
+    def activate_cycle(
+        self,
+        account_id: str,
+        cycle_id: str,
+        *,
+        interval: int,
+        start_time: datetime | None = None,
+        run_once: bool = False,
+    ) -> None:
+        """Start the cycle running every ``interval`` minutes (one of :data:`CYCLE_INTERVALS`).
+
+        Args:
+            start_time: First run (timezone-aware); Cyclr starts at once when omitted.
+            run_once: Run once, then pause (Cyclr ignores ``interval`` then).
+
+        Raises:
+            ValueError: an interval Cyclr does not accept, or a naive ``start_time`` (nothing sent).
+            CyclrBadRequest: Cyclr refused, e.g. a prerequisite remains (its ``Message`` says which).
+            CyclrConflict: Cyclr will not change the cycle in its current state.
+        """
+        body: dict[str, Any] = {"Interval": check_interval(interval), "RunOnce": bool(run_once)}
+        if start_time is not None:
+            body["StartTime"] = _utc_text(start_time, "start_time")
+        path = self._cycle_path(cycle_id, "/activate")
+        self._request("PUT", path, account_id=_account_header(account_id), json_body=body)
+
+    def deactivate_cycle(self, account_id: str, cycle_id: str, *, finish_queued: bool = True) -> None:
+        """Pause the cycle; ``finish_queued`` lets transactions already queued run to the end."""
+        path = self._cycle_path(cycle_id, "/deactivate")
+        params = {"finishQueuedTransactions": "true" if finish_queued else "false"}
+        self._request("PUT", path, account_id=_account_header(account_id), params=params, json_body={})
+
+    # ------------------------------------------------------------------ connector authentication
+
+    def set_connector_auth(
+        self, account_id: str, account_connector_id: int | str, auth_value: str
+    ) -> AccountConnector:
+        """Authenticate an installed API-key or Basic connector (``PUT`` with ``AuthValue``).
+
+        Args:
+            auth_value: The API key, or base64 of ``username:password`` for Basic. A secret:
+                registered for log redaction before it is sent, and never part of an error.
+
+        Raises:
+            CyclrBadRequest: Cyclr refused the value.
+            CyclrNotFound: the connector is not installed (any more).
+        """
+        if not isinstance(auth_value, str) or not auth_value.strip():
+            raise ValueError("auth_value is empty")
+        register_secret(auth_value, ttl=AUTH_VALUE_TTL)
+        path = f"{API_PREFIX}/account/connectors/{_segment(account_connector_id, 'account_connector_id')}"
+        try:
+            reply = self._request(
+                "PUT", path, account_id=_account_header(account_id), json_body={"AuthValue": auth_value}
+            )
+        except CyclrError as error:
+            raise _scrub(error, auth_value) from None
+        return AccountConnector.from_api(self._object(reply, method="PUT", path=path))
+
+    def deauthenticate_connector(self, account_id: str, account_connector_id: int | str) -> str:
+        """Make Cyclr forget an installed connector's credentials; Cyclr's confirmation text."""
+        path = (
+            f"{API_PREFIX}/account/connectors/"
+            f"{_segment(account_connector_id, 'account_connector_id')}/deauthenticate"
+        )
+        reply = self._request("PUT", path, account_id=_account_header(account_id), json_body={})
+        body = reply.body
+        message = body.get("Message") if isinstance(body, Mapping) else None
+        return message if isinstance(message, str) else ""
+
+    # ------------------------------------------------------------------ incidents and the error webhook
+
+    def iter_incidents(
+        self,
+        account_id: str,
+        level: IncidentLevel | str = IncidentLevel.ERROR,
+        *,
+        after: datetime | str | None = None,
+        page_size: int = DEFAULT_PAGE_SIZE,
+    ) -> Iterator[Incident]:
+        """The account's error (or warning) incidents, oldest first, after a cursor.
+
+        Args:
+            after: Only incidents after this moment: an aware datetime, or the
+                :attr:`~bot.cyclr.models.Incident.cursor` of the last one seen (exact, with
+                Cyclr's seven fractional digits). Whether Cyclr counts an incident at exactly
+                ``after`` is not documented: de-duplicate by ``transaction_id``.
+        """
+        params: dict[str, str | int] = {"sortOrderAsc": "true"}
+        if isinstance(after, datetime):
+            params["after"] = _utc_text(after, "after")
+        elif after is not None:
+            if not isinstance(after, str) or not after.strip():
+                raise ValueError("after is empty")
+            params["after"] = after.strip()
+        return self._iter_pages(
+            f"{API_PREFIX}/cycles/incidents/{_incident_level(level)}",
+            Incident.from_api,
+            account_id=_account_header(account_id),
+            params=params,
+            page_size=page_size,
+        )
+
+    def list_incidents(
+        self,
+        account_id: str,
+        level: IncidentLevel | str = IncidentLevel.ERROR,
+        *,
+        after: datetime | str | None = None,
+        page_size: int = DEFAULT_PAGE_SIZE,
+        limit: int | None = None,
+    ) -> list[Incident]:
+        """:meth:`iter_incidents` as a list, stopping after ``limit`` incidents when given."""
+        found = self.iter_incidents(account_id, level, after=after, page_size=page_size)
+        if limit is not None:
+            if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+                raise ValueError("limit must be a positive int")
+            return list(itertools.islice(found, limit))
+        return list(found)
+
+    def get_webhook_settings(self, account_id: str) -> WebhookSettings:
+        """The account's transaction error webhook (enabled, URL, warnings too)."""
+        return self.get_account(account_id).webhook
+
+    def set_webhook_settings(self, account_id: str, settings: WebhookSettings) -> WebhookSettings:
+        """Point the account's transaction error webhook somewhere (``PUT /accounts/{id}``).
+
+        Only the three webhook fields are sent; Cyclr leaves the account's other fields as
+        they are. The URL usually carries a secret: it is registered for log redaction and
+        removed from any error text.
+
+        Raises:
+            ValueError: ``enabled`` without a URL (nothing sent).
+            CyclrBadRequest: Cyclr refused the URL.
+        """
+        url = (settings.url or "").strip() or None
+        if settings.enabled and url is None:
+            raise ValueError("a webhook URL is needed to enable the transaction error webhook")
+        register_secret(url)
+        path = f"{API_PREFIX}/accounts/{_segment(_account_header(account_id), 'account_id')}"
+        body = WebhookSettings(settings.enabled, url, settings.include_warnings).to_api()
+        try:
+            reply = self._request("PUT", path, json_body=body)
+        except CyclrError as error:
+            raise _scrub(error, url or "") from None
+        return Account.from_api(self._object(reply, method="PUT", path=path)).webhook

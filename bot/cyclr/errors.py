@@ -10,7 +10,8 @@
     └── CyclrAPIError             Cyclr answered with an error status
         ├── CyclrBadRequest       400: validation and business errors (duplicate name, draft)
         ├── CyclrAuthError        401/403: bad credentials or a token Cyclr no longer accepts
-        ├── CyclrNotFound         404: unknown account, connector or account connector
+        ├── CyclrNotFound         404: unknown account, connector, account connector or cycle
+        ├── CyclrConflict         409: the cycle is running, so Cyclr will not change it
         ├── CyclrRateLimited      429: ``retry_after`` seconds, when Cyclr said
         └── CyclrServerError      5xx
 
@@ -29,6 +30,7 @@ __all__ = [
     "CyclrAPIError",
     "CyclrAuthError",
     "CyclrBadRequest",
+    "CyclrConflict",
     "CyclrConnectError",
     "CyclrError",
     "CyclrNotFound",
@@ -104,6 +106,17 @@ class CyclrNotFound(CyclrAPIError):
     """404: the account, connector or account connector does not exist."""
 
 
+class CyclrConflict(CyclrAPIError):
+    """409: Cyclr refuses to edit a cycle while it is active (cyclr-api.md §9.2).
+
+    Cyclr's own message names no remedy, so :attr:`user_message` says it in plain words.
+    """
+
+    @property
+    def user_message(self) -> str:
+        return "Cyclr will not change this cycle while it is running. Pause it first, then try again."
+
+
 class CyclrRateLimited(CyclrAPIError):
     """429: too many requests; wait :attr:`retry_after` seconds when given."""
 
@@ -121,6 +134,7 @@ _GENERIC = {
     401: "Cyclr did not accept the bot's credentials",
     403: "Cyclr denied access",
     404: "Cyclr could not find it",
+    409: "Cyclr refused to change the cycle while it is active",
     429: "Cyclr is rate limiting the bot",
 }
 
@@ -188,6 +202,8 @@ def error_from_response(
         return CyclrAuthError(message, **kwargs)
     if status == 404:
         return CyclrNotFound(message, **kwargs)
+    if status == 409:
+        return CyclrConflict(message, **kwargs)
     if status >= 500:
         return CyclrServerError(message, **kwargs)
     return CyclrBadRequest(message, **kwargs)

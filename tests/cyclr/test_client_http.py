@@ -19,6 +19,7 @@ from bot.cyclr import (
     CyclrAuthError,
     CyclrBadRequest,
     CyclrClient,
+    CyclrConflict,
     CyclrConnectError,
     CyclrError,
     CyclrNotFound,
@@ -187,7 +188,7 @@ def test_repr_and_errors_hold_no_secret(server: ScriptedServer, client: CyclrCli
 @pytest.mark.parametrize(
     ("status", "error_class"),
     [(400, CyclrBadRequest), (401, CyclrAuthError), (403, CyclrAuthError), (404, CyclrNotFound),
-     (409, CyclrBadRequest), (429, CyclrRateLimited), (500, CyclrServerError), (502, CyclrServerError),
+     (409, CyclrConflict), (429, CyclrRateLimited), (500, CyclrServerError), (502, CyclrServerError),
      (503, CyclrServerError), (504, CyclrServerError), (302, CyclrBadRequest)],
 )
 def test_status_maps_to_error_class(

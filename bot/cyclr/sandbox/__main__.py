@@ -14,10 +14,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=0, help="port to bind (default: a free one)")
     parser.add_argument("--latency", type=float, default=0.0, help="seconds each install takes")
+    parser.add_argument("--api-latency", type=float, default=0.0, help="seconds every API call takes")
     parser.add_argument("--verbose", action="store_true", help="log every request")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(message)s")
-    sandbox = CyclrSandbox(args.host, args.port, install_latency=args.latency).start()
+    sandbox = CyclrSandbox(
+        args.host, args.port, install_latency=args.latency, api_latency=args.api_latency
+    ).start()
     accounts = ", ".join(f"{a['Id']} ({a['Name']})" for a in sandbox.state.accounts())
     print(
         "Cyclr sandbox running (Ctrl-C to stop)\n"
@@ -27,7 +30,8 @@ def main(argv: list[str] | None = None) -> int:
         f"  CYCLR_CLIENT_SECRET={sandbox.client_secret}\n"
         f"  CYCLR_ACCOUNT_ID={sandbox.default_account_id}\n"
         f"  accounts: {accounts}\n"
-        f"  connectors: {len(sandbox.state.connectors())}",
+        f"  connectors: {len(sandbox.state.connectors())}, templates: {len(sandbox.templates())}\n"
+        f"  controls (lose auth, raise incidents, latency): {sandbox.control_url}",
         flush=True,
     )
     try:

@@ -6,6 +6,9 @@ errors), ``/v1.0/...`` with ``Authorization: Bearer`` and, for account-level cal
 (default 50, silently clamped to 100); errors as ``{"Message": ...}``. Routes match
 case-insensitively, ignore a trailing slash and answer 405 for a known path with the
 wrong method, as ASP.NET Web API does.
+
+Served: the connector catalogue and installs (§2), accounts with their error webhook
+settings (§2.6), templates, cycles, prerequisites, activation and incidents (§9).
 """
 
 from __future__ import annotations
@@ -124,8 +127,21 @@ class CyclrApi:
             _route("PUT", f"{v1}/account/connectors/{{id}}", self._put_installed, "account"),
             _route("DELETE", f"{v1}/account/connectors/{{id}}", self._delete_installed, "account"),
             _route("PUT", f"{v1}/account/connectors/{{id}}/deauthenticate", self._deauth, "account"),
+            _route("GET", f"{v1}/templates", self._list_templates, "any"),
+            _route("GET", f"{v1}/templates/{{id}}", self._get_template, "any"),
+            _route("POST", f"{v1}/templates/{{id}}/install", self._install_template, "account"),
+            _route("GET", f"{v1}/cycles", self._list_cycles, "account"),
+            _route("GET", f"{v1}/cycles/incidents/{{level}}", self._list_incidents, "account"),
+            _route("GET", f"{v1}/cycles/{{id}}", self._get_cycle, "account"),
+            _route("PUT", f"{v1}/cycles/{{id}}", self._put_cycle, "account"),
+            _route("GET", f"{v1}/cycles/{{id}}/steps", self._cycle_steps, "account"),
+            _route("GET", f"{v1}/cycles/{{id}}/prerequisites", self._prerequisites, "account"),
+            _route("GET", f"{v1}/cycles/{{id}}/incidents", self._cycle_incidents, "account"),
+            _route("PUT", f"{v1}/cycles/{{id}}/activate", self._activate, "account"),
+            _route("PUT", f"{v1}/cycles/{{id}}/deactivate", self._deactivate, "account"),
             _route("GET", f"{v1}/accounts", self._list_accounts, "partner"),
             _route("GET", f"{v1}/accounts/{{account}}", self._get_account, "partner"),
+            _route("PUT", f"{v1}/accounts/{{account}}", self._put_account, "partner"),
             _route("POST", f"{v1}/accounts/{{account}}/signintoken", self._signin, "partner"),
             _route("GET", CONNECTORAUTH_PATH, lambda c: authorise_get(state, c.request), "public", "service"),
             _route(
@@ -264,6 +280,74 @@ class CyclrApi:
     def _deauth(self, call: _Call) -> Response:
         return Response.message(200, self.state.deauthenticate(call.account(), _id(call)))
 
+    # -- templates and cycles ------------------------------------------------------------------
+
+    def _list_templates(self, call: _Call) -> Response:
+        request = call.request
+        items = self.state.templates(
+            order_by=request.param("orderBy"),
+            ascending=(request.param("sortOrderAsc") or "true").strip().lower() != "false",
+        )
+        return self._paged(call, items)
+
+    def _get_template(self, call: _Call) -> Response:
+        return Response.json(200, self.state.template(call.match.group("id")))
+
+    def _install_template(self, call: _Call) -> Response:
+        template_id = call.match.group("id")
+        self.state.template(template_id)  # 404 before the install's latency, as for connectors
+        if self.settings.install_latency > 0:
+            self._wait(self.settings.install_latency)
+        return Response.json(200, self.state.install_template(call.account(), template_id))
+
+    def _list_cycles(self, call: _Call) -> Response:
+        return self._paged(call, self.state.cycles(call.account()))
+
+    def _get_cycle(self, call: _Call) -> Response:
+        return Response.json(200, self.state.cycle(call.account(), call.match.group("id")))
+
+    def _put_cycle(self, call: _Call) -> Response:
+        body = _json_body(call.request)
+        return Response.json(200, self.state.update_cycle(call.account(), call.match.group("id"), body))
+
+    def _cycle_steps(self, call: _Call) -> Response:
+        return Response.json(200, self.state.cycle_steps(call.account(), call.match.group("id")))
+
+    def _prerequisites(self, call: _Call) -> Response:
+        return Response.json(200, self.state.prerequisites(call.account(), call.match.group("id")))
+
+    def _activate(self, call: _Call) -> Response:
+        self.state.activate_cycle(call.account(), call.match.group("id"), _json_body(call.request))
+        return Response.empty(200)
+
+    def _deactivate(self, call: _Call) -> Response:
+        raw = (call.request.param("finishQueuedTransactions") or "true").strip().lower()
+        if raw not in ("true", "false"):
+            raise ApiError(400, "The request is invalid.")
+        self.state.deactivate_cycle(call.account(), call.match.group("id"), finish_queued=raw == "true")
+        return Response.empty(200)
+
+    def _incidents(self, call: _Call, *, level: str | None, cycle_id: str | None) -> Response:
+        request = call.request
+        items = self.state.incidents(
+            call.account(),
+            level=level,
+            cycle_id=cycle_id,
+            after=request.param("after"),
+            before=request.param("before"),
+            ascending=(request.param("sortOrderAsc") or "true").strip().lower() != "false",
+        )
+        return self._paged(call, items)
+
+    def _list_incidents(self, call: _Call) -> Response:
+        level = call.match.group("level").lower()
+        if level not in ("error", "warning"):
+            return Response.message(404, NOT_FOUND_MESSAGE)
+        return self._incidents(call, level=level, cycle_id=None)
+
+    def _cycle_incidents(self, call: _Call) -> Response:
+        return self._incidents(call, level=None, cycle_id=call.match.group("id"))
+
     # -- accounts and sign-in tokens ------------------------------------------------------------
 
     def _list_accounts(self, call: _Call) -> Response:
@@ -271,6 +355,10 @@ class CyclrApi:
 
     def _get_account(self, call: _Call) -> Response:
         return Response.json(200, self.state.account(call.match.group("account")))
+
+    def _put_account(self, call: _Call) -> Response:
+        body = _json_body(call.request)
+        return Response.json(200, self.state.update_account(call.match.group("account"), body))
 
     def _signin(self, call: _Call) -> Response:
         body = _json_body(call.request)

@@ -4,6 +4,8 @@ Each request is read in full (so a dropped connection is a clean close, not a re
 mid-upload), offered to the fault plan, handled by :class:`~.api.CyclrApi`, recorded,
 and answered with ``Content-Length`` and ``X-Content-Type-Options: nosniff`` over
 HTTP/1.1 keep-alive. An unexpected exception becomes a 500 and is kept for the test to see.
+Requests for the sandbox's own controls (``/_sandbox``, :mod:`.control`) skip the faults
+and the record: they are not Cyclr.
 """
 
 from __future__ import annotations
@@ -14,11 +16,13 @@ import socket
 import sys
 import threading
 import traceback
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Protocol
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from .api import CyclrApi
+from .control import CONTROL_PREFIX, SandboxControls
 from .faults import Fault, FaultPlan
 from .recording import RecordedRequest, RequestLog, canonical_header
 from .wire import Request, Response
@@ -35,6 +39,7 @@ class SandboxHost(Protocol):
     """What the handler needs from the sandbox that owns the server."""
 
     api: CyclrApi
+    controls: SandboxControls
     faults: FaultPlan
     request_log: RequestLog
 
@@ -133,16 +138,21 @@ class SandboxRequestHandler(BaseHTTPRequestHandler):
             query.setdefault(key, value)
         headers = {canonical_header(k): v for k, v in self.headers.items()}
         hostname = _hostname(self.headers.get("Host", ""))
+        path = unquote(split.path) or "/"
+        remote = str(self.client_address[0]) if self.client_address else ""
         try:
             body = self._read_body()
         except ValueError:
             self.close_connection = True
-            request = Request(self.command, unquote(split.path) or "/", query, headers, b"", hostname)
+            request = Request(self.command, path, query, headers, b"", hostname, remote)
             response = Response.message(400, "The request body could not be read.")
             self._record(request, response.status, received, None)
             self._send(response)
             return
-        request = Request(self.command, unquote(split.path) or "/", query, headers, body, hostname)
+        request = Request(self.command, path, query, headers, body, hostname, remote)
+        if path == CONTROL_PREFIX or path.startswith(f"{CONTROL_PREFIX}/"):
+            self._send(self._guarded(request, host.controls.handle))
+            return
         fault = host.faults.take(request.method, request.path)
         kind = fault.kind if fault is not None else None
         if kind == "drop_before":
@@ -179,8 +189,11 @@ class SandboxRequestHandler(BaseHTTPRequestHandler):
         )
 
     def _apply(self, request: Request) -> Response:
+        return self._guarded(request, self.server.sandbox.api.handle)
+
+    def _guarded(self, request: Request, handle: Callable[[Request], Response]) -> Response:
         try:
-            return self.server.sandbox.api.handle(request)
+            return handle(request)
         except Exception:  # a sandbox bug: answer like Cyclr would and let the test see it
             text = traceback.format_exc()
             logger.error("sandbox error on %s %s\n%s", request.method, request.path, text)

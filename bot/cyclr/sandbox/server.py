@@ -12,11 +12,14 @@ from .api import ApiSettings, CyclrApi
 from .authvalue import AuthReceived
 from .browser import LinkOutcome, click_through
 from .clock import Clock, system_clock
+from .control import CONTROL_PREFIX, SandboxControls
+from .cycles import RaisedIncident
 from .faults import FaultPlan
 from .handler import SandboxHTTPServer
 from .pages import CONNECTORAUTH_PATH
 from .recording import RecordedRequest, RequestLog
 from .state import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, SandboxState
+from .webhooks import WebhookDelivery, WebhookSender
 
 __all__ = ["CyclrSandbox"]
 
@@ -36,7 +39,13 @@ class CyclrSandbox:
     ``catalogue`` replaces the shipped connectors (Cyclr connector objects; an ``Id`` is
     given to any without one). ``accounts`` replaces :data:`~.state.DEFAULT_ACCOUNTS`:
     mappings with ``Id``, ``Name`` and optional ``Description`` and ``Timezone``; the first
-    is :attr:`default_account_id`.
+    is :attr:`default_account_id`. ``templates`` replaces the template library
+    (:data:`~.templates.TEMPLATE_LIBRARY`, same shape); ``seed`` fixes the error details
+    incidents get; ``webhook_timeout`` bounds each call of an account's error webhook.
+
+    The controls for trials and tests (:meth:`lose_auth`, :meth:`raise_incidents`,
+    :attr:`api_latency`...) are also served over HTTP under :attr:`control_url`
+    (loopback clients only; see :mod:`.control`).
     """
 
     def __init__(
@@ -51,9 +60,12 @@ class CyclrSandbox:
         api_latency: float = 0.0,
         catalogue: Iterable[Mapping[str, Any]] | None = None,
         accounts: Iterable[Mapping[str, Any]] | None = None,
+        templates: Iterable[Mapping[str, Any]] | None = None,
         client_id: str = DEFAULT_CLIENT_ID,
         client_secret: str = DEFAULT_CLIENT_SECRET,
         clock: Clock = system_clock,
+        seed: int = 0,
+        webhook_timeout: float = 5.0,
     ) -> None:
         self.host = host
         self._requested_port = port
@@ -66,6 +78,8 @@ class CyclrSandbox:
             client_secret=client_secret,
             catalogue=catalogue,
             accounts=accounts,
+            templates=templates,
+            seed=seed,
         )
         self.settings = ApiSettings(
             page_headers=page_headers, install_latency=install_latency, api_latency=api_latency
@@ -73,6 +87,8 @@ class CyclrSandbox:
         self.faults = FaultPlan()
         self.request_log = RequestLog()
         self.api = CyclrApi(self.state, self.settings, self.wait)
+        self.webhooks = WebhookSender(clock, timeout=webhook_timeout)
+        self.controls = SandboxControls(self.state, self.settings, self.webhooks, self._describe)
         self._stopping = threading.Event()
         self._errors: list[str] = []
         self._errors_lock = threading.Lock()
@@ -107,6 +123,7 @@ class CyclrSandbox:
         server.server_close()
         if thread is not None:
             thread.join(timeout=5)
+        self.webhooks.stop()
         self._server = self._thread = None
 
     def __enter__(self) -> CyclrSandbox:
@@ -147,6 +164,11 @@ class CyclrSandbox:
     def service_url(self) -> str:
         """The partner service domain, e.g. ``http://localhost:PORT``."""
         return f"http://{self._service_host}:{self.port}"
+
+    @property
+    def control_url(self) -> str:
+        """The sandbox's control API (:mod:`.control`), e.g. ``http://127.0.0.1:PORT/_sandbox``."""
+        return f"{self.api_url}{CONTROL_PREFIX}"
 
     @property
     def client_id(self) -> str:
@@ -256,6 +278,83 @@ class CyclrSandbox:
     def click_through(self, url: str, *, allow: bool = True) -> LinkOutcome:
         """Open an authorisation URL and answer its consent page, as a user's browser would."""
         return click_through(url, allow=allow)
+
+    # -- templates, cycles and incidents (also under control_url) -----------------------------------
+
+    def templates(self) -> list[dict[str, Any]]:
+        """The template library as ``GET /v1.0/templates`` shows it."""
+        return self.state.templates()
+
+    def template_by_name(self, name: str) -> dict[str, Any]:
+        """The template called ``name`` (ignoring case); KeyError when there is none."""
+        for template in self.state.templates():
+            if str(template["Name"]).casefold() == name.strip().casefold():
+                return template
+        raise KeyError(name)
+
+    def cycles(self, account_id: str | None = None) -> list[dict[str, Any]]:
+        """The account's cycles as the API shows them (default account if omitted)."""
+        return self.state.cycles(account_id or self.default_account_id)
+
+    def schedule(self, account_id: str, cycle_id: str) -> dict[str, Any]:
+        """``Interval``, ``RunOnce``, ``StartTime`` of the last activation (not in Cyclr's cycle object)."""
+        return self.state.schedule(account_id, cycle_id)
+
+    def lose_auth(self, account_id: str, account_connector_id: int) -> dict[str, Any]:
+        """The installed connector stops being authenticated (a revoked token, a rotated key)."""
+        return self.controls.lose_auth(account_id, account_connector_id)
+
+    def raise_incidents(
+        self,
+        account_id: str,
+        cycle_id: str,
+        *,
+        level: str = "error",
+        count: int = 1,
+        auth_failure: bool = False,
+        message: str | None = None,
+        account_connector_id: int | None = None,
+    ) -> list[RaisedIncident]:
+        """Fail ``count`` transactions of a cycle: incidents, counts and the account's webhook calls.
+
+        Each :class:`~.cycles.RaisedIncident` holds the incident (its ``secrets`` are the
+        credentials planted in its detail) and the webhook call queued for it, if any.
+        Raises :class:`ApiError` (400/404) for a bad level, count, cycle or connector.
+        """
+        return self.controls.raise_incidents(
+            account_id,
+            cycle_id,
+            level=level,
+            count=count,
+            auth_failure=auth_failure,
+            message=message,
+            account_connector_id=account_connector_id,
+        )
+
+    def record_success(self, account_id: str, cycle_id: str) -> dict[str, Any]:
+        """A successful run of the cycle now (``LastSuccessfulRunDate``)."""
+        return self.state.record_success(account_id, cycle_id)
+
+    def resolve_prerequisites(self, account_id: str, cycle_id: str) -> list[dict[str, Any]]:
+        """Clear the prerequisites only the Cyclr console could fix; the prerequisites left."""
+        return self.state.resolve_prerequisites(account_id, cycle_id)
+
+    @property
+    def webhook_deliveries(self) -> list[WebhookDelivery]:
+        """Every error webhook call made so far, oldest first."""
+        return self.webhooks.deliveries
+
+    def wait_for_webhooks(self, count: int, timeout: float = 5.0) -> bool:
+        """Whether at least ``count`` webhook calls were made within ``timeout`` seconds."""
+        return self.webhooks.wait_for(count, timeout)
+
+    def _describe(self) -> dict[str, Any]:
+        return {
+            "api_url": self.api_url if self.running else None,
+            "service_url": self.service_url if self.running else None,
+            "accounts": self.state.account_ids,
+            "templates": len(self.state.templates()),
+        }
 
     # -- used by the HTTP handler -----------------------------------------------------------------
 

@@ -1,4 +1,4 @@
-"""The sandbox's model of one Cyclr partner: catalogue, accounts, installs and tokens.
+"""The sandbox's model of one Cyclr partner: catalogue, accounts, installs, tokens, templates and cycles.
 
 Business rules live here, with Cyclr's own wording for its refusals (cyclr-api.md §2);
 HTTP does not. A refusal is raised as :class:`ApiError` (status and ``Message``). One
@@ -11,18 +11,32 @@ from __future__ import annotations
 import copy
 import email.utils
 import itertools
+import random
 import secrets
 import threading
+import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 from .apierror import ApiError
 from .authvalue import AuthReceived, AuthValueError, evaluate_auth_value
 from .catalogue import load_catalogue
 from .clock import Clock, system_clock
+from .cycles import (
+    CycleRecord,
+    CycleStepRecord,
+    IncidentRecord,
+    RaisedIncident,
+    parse_interval,
+    parse_ticks,
+    ticks_text,
+)
+from .details import make_detail
 from .install_rules import check_properties, choose_auth_method
+from .templates import TEMPLATE_LIBRARY, TemplateRecord, build_templates, require_installable
 
 __all__ = [
     "DEFAULT_ACCOUNTS",
@@ -52,6 +66,9 @@ _ACCOUNT_CREATED = 1_672_531_200.0  # 2023-01-01T00:00:00Z, then a day apart per
 _FIRST_ACCOUNT_CONNECTOR_ID = 10_001
 _CONSENT_TTL = 600.0
 _PRUNE_ABOVE = 4096  # expired tokens are dropped once this many are held (long benchmark runs)
+_ACCOUNT_GUIDS = uuid.UUID("0c5b3c52-6a57-4d7e-8f0f-5d2c1a9e7b44")
+_MAX_INCIDENTS_AT_ONCE = 1000
+_WEBHOOK_URL_REQUIRED = "Transaction Error Webhook enabled: Transaction Error Webhook URL must be defined"
 
 
 def format_utc(timestamp: float) -> str:
@@ -73,6 +90,30 @@ def _text(value: Any) -> str | None:
 
 def _same_name(a: str, b: str) -> bool:
     return a.strip().casefold() == b.strip().casefold()
+
+
+def _flag(value: Any, default: bool = False) -> bool:
+    """A JSON boolean (or ``"true"``/``"false"``, as .NET binds them); 400 for anything else."""
+    if value is None:
+        return default
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+        return value.strip().lower() == "true"
+    raise ApiError(400, "The request is invalid.")
+
+
+def _webhook_url(value: Any) -> str | None:
+    """Cyclr's handling of ``TransactionErrorWebhookUrl``: ``https://`` added when no scheme, then checked."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise ApiError(400, "The request is invalid.")
+    url = value if "://" in value else f"https://{value}"
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname or any(ch.isspace() for ch in url):
+        raise ApiError(400, f"{url} is not a valid URL")
+    return url
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +142,14 @@ class _Account:
     description: str | None
     timezone: str
     created: float
+    webhook_enabled: bool = False
+    webhook_url: str | None = None
+    webhook_include_warnings: bool = False
+
+    @property
+    def guid(self) -> str:
+        """Cyclr's own id of the account (``AccountId`` in webhook calls); ``id`` is the API id."""
+        return str(uuid.uuid5(_ACCOUNT_GUIDS, self.id))
 
     def to_api(self) -> dict[str, Any]:
         return {
@@ -109,6 +158,9 @@ class _Account:
             "Description": self.description,
             "CreatedDate": format_utc(self.created),
             "Timezone": self.timezone,
+            "TransactionErrorWebhookEnabled": self.webhook_enabled,
+            "TransactionErrorWebhookUrl": self.webhook_url,
+            "TransactionErrorWebhookIncludeWarnings": self.webhook_include_warnings,
         }
 
 
@@ -161,7 +213,7 @@ class _Consent:
 
 
 class SandboxState:
-    """Accounts, the connector catalogue, installed connectors and every kind of token."""
+    """Accounts, the connector catalogue, installed connectors, every kind of token, templates and cycles."""
 
     def __init__(
         self,
@@ -173,6 +225,8 @@ class SandboxState:
         client_secret: str = DEFAULT_CLIENT_SECRET,
         catalogue: Iterable[Mapping[str, Any]] | None = None,
         accounts: Iterable[Mapping[str, Any]] | None = None,
+        templates: Iterable[Mapping[str, Any]] | None = None,
+        seed: int = 0,
     ) -> None:
         self._lock = threading.RLock()
         self._clock = clock
@@ -191,6 +245,11 @@ class SandboxState:
         self._signins_issued = 0
         self._ids = itertools.count(_FIRST_ACCOUNT_CONNECTOR_ID)
         self._property_ids = itertools.count(1)
+        self._cycles: dict[str, dict[str, CycleRecord]] = {}
+        self._incidents: dict[str, list[IncidentRecord]] = {}
+        self._last_ticks = 0
+        self._rng = random.Random(seed)  # error details: the same run raises the same ones
+        self._templates = self._own_templates(templates)
         for offset, account in enumerate(DEFAULT_ACCOUNTS if accounts is None else accounts):
             self.add_account(
                 str(account["Id"]),
@@ -317,6 +376,8 @@ class SandboxState:
             self._accounts[account_id] = account
             self._installed[account_id] = {}
             self._users[account_id] = set()
+            self._cycles[account_id] = {}
+            self._incidents[account_id] = []
             return account.to_api()
 
     @property
@@ -343,6 +404,36 @@ class SandboxState:
         with self._lock:
             self._account(account_id)
             return sorted(self._users[account_id])
+
+    def update_account(self, account_id: str, body: Any) -> dict[str, Any]:
+        """``PUT /accounts/{id}``: only the fields present change (Cyclr's wording for refusals).
+
+        Enabling the transaction error webhook needs a URL in the same request; a URL with no
+        scheme gets ``https://``.
+        """
+        if not isinstance(body, dict):
+            raise ApiError(400, "The request is invalid.")
+        enabled = _flag(body.get("TransactionErrorWebhookEnabled"), default=False)
+        if enabled and not body.get("TransactionErrorWebhookUrl"):
+            raise ApiError(400, _WEBHOOK_URL_REQUIRED)
+        url = _webhook_url(body.get("TransactionErrorWebhookUrl"))
+        include_warnings = _flag(body.get("TransactionErrorWebhookIncludeWarnings"))
+        name = _text(body.get("Name"))
+        with self._lock:
+            account = self._account(account_id)
+            if name is not None:
+                account.name = name
+            if "Description" in body:
+                account.description = _text(body.get("Description"))
+            if _text(body.get("Timezone")) is not None:
+                account.timezone = str(_text(body.get("Timezone")))
+            if "TransactionErrorWebhookEnabled" in body:
+                account.webhook_enabled = enabled
+            if "TransactionErrorWebhookUrl" in body:
+                account.webhook_url = url
+            if "TransactionErrorWebhookIncludeWarnings" in body:
+                account.webhook_include_warnings = include_warnings
+            return account.to_api()
 
     # -- installed (account) connectors ----------------------------------------------------
 
@@ -440,8 +531,16 @@ class SandboxState:
             return f"Connector '{record.name}' successfully de-authenticated."
 
     def delete_account_connector(self, account_id: str, account_connector_id: int) -> None:
+        """Uninstall; refused while a cycle of the account uses the connector [GUESS at Cyclr's rule]."""
         with self._lock:
-            self._record(account_id, account_connector_id)
+            record = self._record(account_id, account_connector_id)
+            for cycle in self._cycles[account_id].values():
+                if any(used == account_connector_id for _, used, _ in cycle.connectors):
+                    raise ApiError(
+                        400,
+                        f"Account connector '{record.name}' is used by cycle '{cycle.name}' "
+                        "and cannot be deleted.",
+                    )
             del self._installed[account_id][account_connector_id]
 
     def installed(self, account_id: str) -> list[dict[str, Any]]:
@@ -459,6 +558,366 @@ class SandboxState:
         """What the last install/update carried as AuthValue (kind and fingerprint, no secret)."""
         with self._lock:
             return self._record(account_id, account_connector_id).auth
+
+    # -- templates -----------------------------------------------------------------------------
+
+    def _own_templates(self, entries: Iterable[Mapping[str, Any]] | None) -> dict[str, TemplateRecord]:
+        """Templates resolved against this sandbox's catalogue, by lower-case id.
+
+        The shipped library skips a template whose connectors a custom catalogue lacks;
+        templates given by the caller must all resolve (ValueError otherwise).
+        """
+        by_name: dict[str, Mapping[str, Any]] = {}
+        for connector_id in sorted(self._connectors):
+            entry = self._connectors[connector_id]
+            by_name.setdefault(str(entry.get("Name") or "").strip().casefold(), entry)
+        records = build_templates(
+            TEMPLATE_LIBRARY if entries is None else entries,
+            lambda name: by_name.get(name.casefold()),
+            skip_unresolved=entries is None,
+        )
+        out: dict[str, TemplateRecord] = {}
+        for record in records:
+            if record.id.lower() in out:
+                raise ValueError(f"two templates have the id {record.id}")
+            out[record.id.lower()] = record
+        return out
+
+    def templates(self, *, order_by: str | None = None, ascending: bool = True) -> list[dict[str, Any]]:
+        with self._lock:
+            items = list(self._templates.values())
+        if (order_by or "").strip().lower() == "name":
+            items.sort(key=lambda t: t.name.casefold())
+        elif (order_by or "").strip().lower() == "id":
+            items.sort(key=lambda t: t.id)
+        if not ascending:
+            items.reverse()
+        return [t.to_api() for t in items]
+
+    def template(self, template_id: str) -> dict[str, Any]:
+        with self._lock:
+            return self._template(template_id).to_api()
+
+    def _template(self, template_id: str) -> TemplateRecord:
+        found = self._templates.get(template_id.strip().lower())
+        if found is None:
+            raise ApiError(404, f"Template '{template_id}' not found.")
+        return found
+
+    def install_template(self, account_id: str, template_id: str) -> dict[str, Any]:
+        """``POST /templates/{id}/install``: a ``Paused`` cycle, and the connectors it needs.
+
+        An account connector of the same connector type is reused (Cyclr's default); the
+        others are installed under the connector's name (numbered when taken) and stay
+        unauthenticated unless the connector needs no credentials.
+        """
+        with self._lock:
+            self._account(account_id)
+            template = self._template(template_id)
+            require_installable(template)
+            installed = self._installed[account_id]
+            chosen: dict[int, int] = {}
+            for connector, _count in template.connectors():
+                connector_id = int(connector["Id"])
+                same_type = [r.id for r in installed.values() if int(r.connector["Id"]) == connector_id]
+                if same_type:
+                    chosen[connector_id] = min(same_type)
+                else:
+                    chosen[connector_id] = self._install_for_template(account_id, connector).id
+            steps = [
+                CycleStepRecord(str(uuid.uuid4()), step.name, chosen[int(step.connector["Id"])])
+                for step in template.steps
+            ]
+            cycle = CycleRecord(
+                id=str(uuid.uuid4()),
+                account_id=account_id,
+                template_id=template.id,
+                name=template.name,
+                description=template.description,
+                created_ticks=self._next_ticks(),
+                steps=steps,
+                connectors=[(c, chosen[int(c["Id"])], count) for c, count in template.connectors()],
+                console=[(p, steps[p.step].id) for p in template.console],
+                tags=list(template.tags),
+            )
+            self._cycles[account_id][cycle.id] = cycle
+            return self._cycle_api(cycle)
+
+    def _install_for_template(self, account_id: str, connector: Mapping[str, Any]) -> _AccountConnector:
+        installed = self._installed[account_id]
+        base = str(connector.get("Name") or f"Connector {connector['Id']}")
+        name, number = base, 1
+        while any(_same_name(other.name, name) for other in installed.values()):
+            number += 1
+            name = f"{base} ({number})"
+        method = choose_auth_method(connector, None)
+        authenticated, received = evaluate_auth_value(method, None, via="template")
+        record = _AccountConnector(
+            id=next(self._ids),
+            account_id=account_id,
+            connector=connector,
+            auth_method=method,
+            name=name,
+            description=None,
+            authenticated=authenticated,
+            auth=received,
+        )
+        installed[record.id] = record
+        return record
+
+    # -- cycles ----------------------------------------------------------------------------------
+
+    def _next_ticks(self) -> int:
+        """Now in 100 ns ticks, strictly after the last time handed out (so cursors are exact)."""
+        self._last_ticks = max(round(self._clock() * 10_000_000), self._last_ticks + 1)
+        return self._last_ticks
+
+    def _cycle(self, account_id: str, cycle_id: str) -> CycleRecord:
+        self._account(account_id)
+        found = self._cycles[account_id].get(cycle_id.strip().lower())
+        if found is None:
+            raise ApiError(404, f"Cycle '{cycle_id}' not found.")
+        return found
+
+    def _cycle_api(self, cycle: CycleRecord) -> dict[str, Any]:
+        installed = self._installed[cycle.account_id]
+        return cycle.to_api(lambda acid: acid in installed and installed[acid].authenticated)
+
+    def cycles(self, account_id: str) -> list[dict[str, Any]]:
+        """The account's cycles, oldest first."""
+        with self._lock:
+            self._account(account_id)
+            ordered = sorted(self._cycles[account_id].values(), key=lambda c: c.created_ticks)
+            return [self._cycle_api(c) for c in ordered]
+
+    def cycle(self, account_id: str, cycle_id: str) -> dict[str, Any]:
+        with self._lock:
+            return self._cycle_api(self._cycle(account_id, cycle_id))
+
+    def cycle_steps(self, account_id: str, cycle_id: str) -> list[dict[str, Any]]:
+        with self._lock:
+            cycle = self._cycle(account_id, cycle_id)
+            installed = self._installed[account_id]
+            return cycle.steps_to_api({acid: r.name for acid, r in installed.items()})
+
+    def prerequisites(self, account_id: str, cycle_id: str) -> list[dict[str, Any]]:
+        """``GET /cycles/{id}/prerequisites``: code 20 per unauthenticated connector, then the console's."""
+        with self._lock:
+            return self._prerequisites(self._cycle(account_id, cycle_id))
+
+    def _prerequisites(self, cycle: CycleRecord) -> list[dict[str, Any]]:
+        installed = self._installed[cycle.account_id]
+        out: list[dict[str, Any]] = [
+            {
+                "ReasonCode": 20,
+                "Reason": "Unauthenticated connector",
+                "ObjectType": "AccountConnector",
+                "ObjectId": acid,
+            }
+            for _connector, acid, _count in cycle.connectors
+            if not (acid in installed and installed[acid].authenticated)
+        ]
+        out.extend(
+            {"ReasonCode": p.code, "Reason": p.reason, "ObjectType": "Action", "ObjectId": step_id}
+            for p, step_id in cycle.console
+        )
+        return out
+
+    def activate_cycle(self, account_id: str, cycle_id: str, body: Any) -> None:
+        """``PUT /cycles/{id}/activate``: a valid ``Interval`` (unless ``RunOnce`` or a webhook
+        trigger), no prerequisite left; activating an active cycle replaces its schedule."""
+        if body is None:
+            body = {}
+        if not isinstance(body, dict):
+            raise ApiError(400, "The request is invalid.")
+        run_once = _flag(body.get("RunOnce"))
+        raw_start = body.get("StartTime")
+        if raw_start is not None and not isinstance(raw_start, str):
+            raise ApiError(400, "The request is invalid.")
+        start = None if raw_start is None else parse_ticks(raw_start)
+        with self._lock:
+            cycle = self._cycle(account_id, cycle_id)
+            webhook_first = bool(cycle.connectors) and cycle.connectors[0][0].get("Name") == "Webhook"
+            interval = None
+            if body.get("Interval") is not None or not (run_once or webhook_first):
+                interval = parse_interval(body.get("Interval"))
+            remaining = self._prerequisites(cycle)
+            if remaining:
+                reasons = ", ".join(dict.fromkeys(str(p["Reason"]) for p in remaining))
+                unmet = f"Cycle '{cycle.name}' cannot be activated until its prerequisites are met"
+                raise ApiError(400, f"{unmet}: {reasons}.")
+            cycle.status = "Active"
+            cycle.interval, cycle.run_once, cycle.start_ticks = interval, run_once, start
+
+    def deactivate_cycle(self, account_id: str, cycle_id: str, *, finish_queued: bool = True) -> None:
+        with self._lock:
+            cycle = self._cycle(account_id, cycle_id)
+            cycle.status = "Paused"
+            cycle.finish_queued = finish_queued
+
+    def update_cycle(self, account_id: str, cycle_id: str, body: Any) -> dict[str, Any]:
+        """``PUT /cycles/{id}`` (Name, Description); 409 while the cycle is active, as Cyclr answers."""
+        if not isinstance(body, dict):
+            raise ApiError(400, "The request is invalid.")
+        with self._lock:
+            cycle = self._cycle(account_id, cycle_id)
+            if cycle.status == "Active":
+                raise ApiError(
+                    409, f"Cycle '{cycle.name}' is active and cannot be edited. Deactivate it first."
+                )
+            name = _text(body.get("Name"))
+            if name is not None:
+                cycle.name = name
+            if "Description" in body:
+                cycle.description = _text(body.get("Description"))
+            return self._cycle_api(cycle)
+
+    def schedule(self, account_id: str, cycle_id: str) -> dict[str, Any]:
+        """What the last activation asked for (not part of Cyclr's cycle object)."""
+        with self._lock:
+            cycle = self._cycle(account_id, cycle_id)
+            return {
+                "Interval": cycle.interval,
+                "RunOnce": cycle.run_once,
+                "StartTime": None if cycle.start_ticks is None else ticks_text(cycle.start_ticks),
+                "FinishQueuedTransactions": cycle.finish_queued,
+            }
+
+    def record_success(self, account_id: str, cycle_id: str) -> dict[str, Any]:
+        """A run that succeeded now: ``LastSuccessfulRunDate`` moves."""
+        with self._lock:
+            cycle = self._cycle(account_id, cycle_id)
+            cycle.last_success_ticks = self._next_ticks()
+            return self._cycle_api(cycle)
+
+    def resolve_prerequisites(self, account_id: str, cycle_id: str) -> list[dict[str, Any]]:
+        """Clear the console-only prerequisites, as if fixed in the Cyclr console; what is left."""
+        with self._lock:
+            cycle = self._cycle(account_id, cycle_id)
+            cycle.console.clear()
+            return self._prerequisites(cycle)
+
+    # -- incidents and the error webhook ---------------------------------------------------------
+
+    def raise_incidents(
+        self,
+        account_id: str,
+        cycle_id: str,
+        *,
+        level: str = "Error",
+        count: int = 1,
+        auth_failure: bool = False,
+        message: str | None = None,
+        account_connector_id: int | None = None,
+    ) -> list[RaisedIncident]:
+        """Fail ``count`` transactions of the cycle, with Cyclr-like details (and their secrets).
+
+        Steps take turns (those calling ``account_connector_id`` when given; for an
+        ``auth_failure``, those whose connector needs credentials). Each incident counts in
+        the cycle's ErrorCount or WarningCount and is listed by the incidents API; the
+        webhook call it calls for is returned, not made (the state does no I/O).
+        """
+        wanted = str(level).strip().lower()
+        if wanted not in ("error", "warning"):
+            raise ApiError(400, "level must be 'error' or 'warning'.")
+        label = wanted.capitalize()
+        if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= _MAX_INCIDENTS_AT_ONCE:
+            raise ApiError(400, f"count must be between 1 and {_MAX_INCIDENTS_AT_ONCE}.")
+        with self._lock:
+            cycle = self._cycle(account_id, cycle_id)
+            account = self._accounts[account_id]
+            connectors = {acid: connector for connector, acid, _count in cycle.connectors}
+            steps = list(cycle.steps)
+            if account_connector_id is not None:
+                steps = [s for s in steps if s.account_connector_id == account_connector_id]
+                if not steps:
+                    raise ApiError(
+                        400, f"Account connector {account_connector_id} is not used by cycle '{cycle.name}'."
+                    )
+            elif auth_failure:
+                needs_auth = [
+                    s
+                    for s in steps
+                    if str(connectors[s.account_connector_id].get("AuthType") or "None").lower() != "none"
+                ]
+                steps = needs_auth or steps
+            raised: list[RaisedIncident] = []
+            for index in range(count):
+                step = steps[index % len(steps)]
+                detail = make_detail(
+                    self._rng, connectors[step.account_connector_id], level=label, auth_failure=auth_failure
+                )
+                incident = IncidentRecord(
+                    id=str(uuid.uuid4()),
+                    cycle_id=cycle.id,
+                    cycle_name=cycle.name,
+                    level=label,
+                    short_message=message or detail.message,
+                    full_message=detail.detail,
+                    step_id=step.id,
+                    step_name=step.name,
+                    transaction_id=str(uuid.uuid4()),
+                    ticks=self._next_ticks(),
+                    secrets=detail.secrets,
+                )
+                self._incidents[account_id].append(incident)
+                if label == "Error":
+                    cycle.error_count += 1
+                else:
+                    cycle.warning_count += 1
+                raised.append(RaisedIncident(incident, self._webhook_call(account, incident)))
+            return raised
+
+    @staticmethod
+    def _webhook_call(account: _Account, incident: IncidentRecord) -> tuple[str, dict[str, Any]] | None:
+        if not (account.webhook_enabled and account.webhook_url):
+            return None
+        if incident.level == "Warning" and not account.webhook_include_warnings:
+            return None
+        payload = {
+            "Timestamp": ticks_text(incident.ticks),
+            "AccountId": account.guid,
+            "AccountExternalId": account.id,
+            "CycleId": incident.cycle_id,
+            "StepId": incident.step_id,
+            "TransactionId": incident.transaction_id,
+            "Message": incident.short_message,
+            "Detail": incident.full_message,
+            "AccountName": account.name,
+            "CycleName": incident.cycle_name,
+            "StepName": incident.step_name,
+            "IncidentLevel": incident.level,
+        }
+        return account.webhook_url, payload
+
+    def incidents(
+        self,
+        account_id: str,
+        *,
+        level: str | None = None,
+        cycle_id: str | None = None,
+        after: str | None = None,
+        before: str | None = None,
+        ascending: bool = True,
+    ) -> list[dict[str, Any]]:
+        """Incidents of the account (or one cycle) strictly between ``after`` and ``before``."""
+        low = None if after is None or not after.strip() else parse_ticks(after)
+        high = None if before is None or not before.strip() else parse_ticks(before)
+        with self._lock:
+            if cycle_id is not None:
+                cycle_id = self._cycle(account_id, cycle_id).id
+            else:
+                self._account(account_id)
+            found = [
+                i
+                for i in self._incidents[account_id]
+                if (level is None or i.level.lower() == level.lower())
+                and (cycle_id is None or i.cycle_id == cycle_id)
+                and (low is None or i.ticks > low)
+                and (high is None or i.ticks < high)
+            ]
+        found.sort(key=lambda i: i.ticks, reverse=not ascending)
+        return [i.to_api() for i in found]
 
     # -- sign-in tokens and the OAuth consent stand-in --------------------------------------
 

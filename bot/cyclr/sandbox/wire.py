@@ -17,7 +17,10 @@ HTML_TYPE = "text/html; charset=utf-8"
 
 @dataclass(frozen=True, slots=True)
 class Request:
-    """A parsed request: decoded path without query, canonical header names, raw body."""
+    """A parsed request: decoded path without query, canonical header names, raw body.
+
+    ``host`` is the Host header's name; ``remote`` the client's IP address.
+    """
 
     method: str
     path: str
@@ -25,6 +28,7 @@ class Request:
     headers: Mapping[str, str]
     body: bytes
     host: str = ""
+    remote: str = ""
 
     def header(self, name: str) -> str | None:
         return self.headers.get(canonical_header(name))
