@@ -15,8 +15,8 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 from slack_sdk.webhook import WebhookClient
 
+from bot.playground.standin import FakeClock, SlackStandin, validate_options_response
 from tests.fixtures.slack import SLACK_BOT_TOKEN
-from tests.slack_standin import FakeClock, SlackStandin, validate_options_response
 
 
 def _section(text: str, block_id: str | None = None) -> dict[str, Any]:

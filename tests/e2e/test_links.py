@@ -13,8 +13,8 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 
+from bot.playground import payloads as sr
 from bot.store import InstallState
-from tests import slack_requests as sr
 from tests.e2e.harness import NOTIFY_CHANNEL, Bot, running_bot
 
 

@@ -23,17 +23,17 @@ from bot.cyclr.models import (
     Connector,
     ConnectorProperty,
 )
-from bot.slack import blocks as kit
-from bot.slack import ids
-from bot.slack.blocks import Message
-from bot.slack.blocks.common import SANDBOX_NOTE
-from bot.store.records import InstallRecord, InstallState
-from tests.slack_blockkit import (
+from bot.playground.blockkit import (
     validate_message,
     validate_options_response,
     validate_view,
     view_too_large,
 )
+from bot.slack import blocks as kit
+from bot.slack import ids
+from bot.slack.blocks import Message
+from bot.slack.blocks.common import SANDBOX_NOTE
+from bot.store.records import InstallRecord, InstallState
 
 NOW = datetime(2024, 5, 17, 9, 30, tzinfo=UTC)
 EVIL = "<!channel> & co <@U12345> <http://evil.example|click>"

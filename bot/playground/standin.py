@@ -33,7 +33,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from tests.slack_blockkit import (
+from bot.playground.blockkit import (
     validate_blocks,
     validate_message,
     validate_options_response,

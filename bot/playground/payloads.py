@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlencode
 
-from tests.slack_standin import APP_ID, BOT_USER_ID, DEFAULT_USER_ID, TEAM_DOMAIN, TEAM_ID, dm_channel_id
+from bot.playground.standin import APP_ID, BOT_USER_ID, DEFAULT_USER_ID, TEAM_DOMAIN, TEAM_ID, dm_channel_id
 
 SIGNING_SECRET = "test-signing-secret-0123456789abcdef"
 VERIFICATION_TOKEN = "legacy-verification-token"
