@@ -91,13 +91,15 @@ def test_post_mints_one_token_redirects_and_the_loop_closes(public_bot: Bot) -> 
     assert settled is not None and settled.state is InstallState.AUTHENTICATED
     dm_update = bot.slack.wait_for(
         "chat.update",
-        predicate=lambda c: c.args["channel"] == dm["channel"] and "authenticated" in json.dumps(c.args),
+        predicate=lambda c: (
+            c.args["channel"] == dm["channel"] and "authorised and ready" in json.dumps(c.args)
+        ),
     )
     assert dm_update[-1].args["ts"] == dm["ts"]
     note = bot.slack.wait_for(
         "chat.update",
         predicate=lambda c: (
-            c.args["channel"] == NOTIFY_CHANNEL and "authenticated" in json.dumps(c.args).lower()
+            c.args["channel"] == NOTIFY_CHANNEL and ":white_check_mark: authorised" in json.dumps(c.args)
         ),
     )
     assert note
