@@ -184,3 +184,27 @@ def test_a_guest_is_refused(playground: Running, tmp_path: Path) -> None:
         page.get_by_label("You are").select_option(label="Ian Installer (installer)")
         expect(channel).not_to_contain_text("Guests cannot install", timeout=WAIT_MS)
         assert errors == []
+
+
+def test_blocks_slack_would_refuse_show_as_an_error_on_the_page(playground: Running, tmp_path: Path) -> None:
+    """As if the bot broke a Block Kit limit: the stand-in refuses the call as Slack does, and the
+    page says so instead of dropping the message silently."""
+    from playwright.sync_api import expect
+    from slack_sdk import WebClient
+    from slack_sdk.errors import SlackApiError
+
+    [api_url] = [
+        m.group(1) for line in playground.output if (m := re.search(r"Slack stand-in (http://[^,\s]+)", line))
+    ]
+    with browser_context(tmp_path) as context:
+        page = context.pages[0] if context.pages else context.new_page()
+        page.goto(playground.url)
+        client = WebClient(token="xoxb-any", base_url=api_url + "api/")
+        too_long = [{"type": "section", "text": {"type": "mrkdwn", "text": "x" * 3001}}]
+        with pytest.raises(SlackApiError):
+            client.chat_postMessage(channel="C0TEAM", text="too long", blocks=too_long)
+        problems = page.get_by_role("alert").filter(has_text="Problems with what the bot sent")
+        expect(problems).to_contain_text("Slack refused chat.postMessage: invalid_blocks", timeout=WAIT_MS)
+        expect(problems).to_contain_text("json-pointer:/blocks/0/text/text")
+        page.get_by_role("button", name="Dismiss").click()
+        expect(problems).to_be_hidden()

@@ -399,15 +399,19 @@
     const input = $("input", combo);
     combo.dataset.edited = "1";
     if (!input.value) combo.dataset.selected = "";
+    combo.dataset.sequence = String(++comboSequence); // what is on its way is out of date now
     clearTimeout(comboTimers.get(combo));
-    comboTimers.set(combo, setTimeout(() => loadOptions(combo), 150));
+    comboTimers.set(combo, setTimeout(() => loadOptions(combo, input.value), 150));
   }
 
-  async function loadOptions(combo) {
+  // Options for ``query``; on a click, the chosen option's text asks for everything (as Slack).
+  async function loadOptions(combo, query) {
     const input = $("input", combo);
+    const selected = combo.dataset.selected ? JSON.parse(combo.dataset.selected) : null;
+    if (query === undefined) query = selected && input.value === selected.text.text ? "" : input.value;
     const minimum = Number(combo.dataset.minQuery || 0);
-    if (input.value.length < minimum) {
-      showOptions(combo, [], input.value ? "Type " + (minimum - input.value.length) + " more characters" : null);
+    if (query.length < minimum) {
+      showOptions(combo, [], query ? "Type " + (minimum - query.length) + " more characters" : null);
       return;
     }
     const sequence = ++comboSequence;
@@ -417,7 +421,7 @@
       view_id: target.surface.view_id,
       block: target.block,
       element: target.element,
-      query: input.value,
+      query: query,
       values: target.values,
     });
     if (combo.dataset.sequence !== String(sequence) || document.activeElement !== input) return;
