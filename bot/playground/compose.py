@@ -55,6 +55,7 @@ class Playground:
     slack: SlackStandin
     workspace: Workspace
     services: Services
+    _stop_background: Callable[[], None] = field(repr=False)
     _server: BaseWSGIServer = field(repr=False)
     _thread: threading.Thread = field(repr=False)
     _data_dir: Path | None = field(repr=False, default=None)
@@ -63,6 +64,7 @@ class Playground:
         self._server.shutdown()
         self._server.server_close()
         self._thread.join(timeout=5)
+        self._stop_background()
         self.services.wait_idle(5)
         self.services.close()
         self.workspace.close()
@@ -148,12 +150,19 @@ def _start(
         sandbox=True,
     )
 
-    # The bot itself, as `cyclr-bot run --http` builds it in each web worker.
-    from bot.runtime import build_bot
+    # The bot itself, as `cyclr-bot run --http` builds it in a web worker (bot.runtime.build_bot),
+    # keeping hold of the background work so that close() stops it. RE-POINT HERE when the
+    # runtime becomes intake + worker processes: build the intake's web app, and start a worker
+    # (a thread or a child process) on the same database.
+    from bot.runtime import Maintenance, build_services
+    from bot.slack.app import create_app
     from bot.web.app import create_web_app
 
-    services, bolt_app, _ = build_bot(settings)
+    services = build_services(settings)
     started.append(services.close)
+    bolt_app, _ = create_app(services)
+    maintenance = Maintenance(services, every=settings.reconcile_every).start()
+    started.append(maintenance.stop)
     holder["bot"] = create_web_app(services, bolt_app)
 
     workspace = Workspace(slack, f"{url}/slack/events", signing_secret)
@@ -167,6 +176,7 @@ def _start(
         slack=slack,
         workspace=workspace,
         services=services,
+        _stop_background=maintenance.stop,
         _server=server,
         _thread=thread,
         _data_dir=data if temporary else None,

@@ -383,7 +383,7 @@ def render_messages(
         key = f"e{ephemeral.get('id')}"
         local = bool(ephemeral.get("local"))
         author = (
-            Author("Slackbot", "S", bot=True) if local else authors.get("bot", Author("Cyclr", "C", True))
+            Author("Slackbot", "S") if local else authors.get("bot", Author("Cyclr", "C", True))
         )
         parts[key] = render_message(ephemeral, surface, author, ephemeral=True)
         top.append((_float(str(ephemeral.get("ts"))), key))
