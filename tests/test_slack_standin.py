@@ -439,6 +439,8 @@ def test_trigger_expires_after_three_seconds_of_the_clock() -> None:
         with pytest.raises(SlackApiError) as exc:
             client.views_open(trigger_id=stale, view=_modal())
         assert _api_error(exc) == "expired_trigger_id"
+        # The playground shows it: the bot opened its modal too late.
+        assert [(p.method, p.error) for p in slack.problems()] == [("views.open", "expired_trigger_id")]
 
 
 def test_trigger_expiry_with_real_time() -> None:

@@ -199,9 +199,13 @@ class _View:
     closed: bool = False
 
 
-#: Errors that mean "what the bot sent breaks Slack's rules" (not a race or a missing object).
+#: Errors that mean "what the bot sent breaks Slack's rules" (not a race or a missing object),
+#: including a modal opened too late (a trigger lives 3 seconds) or twice.
 _PROBLEM_ERRORS = frozenset(
-    {"invalid_blocks", "invalid_arguments", "view_too_large", "no_text", "invalid_payload", "msg_too_long"}
+    {
+        "invalid_blocks", "invalid_arguments", "view_too_large", "no_text", "invalid_payload", "msg_too_long",
+        "expired_trigger_id", "exchanged_trigger_id", "invalid_trigger_id", "push_limit_reached",
+    }
 )
 
 
