@@ -115,14 +115,15 @@ class Workspace:
         if not text:
             return ActionResult(ok=False, problem="Type a message or /cyclr help.")
         if not text.startswith("/"):
-            self.slack.post_user_message(channel_id, user_id, text)
+            self.slack.post_user_message(channel_id, user_id, _slack_escape(text))  # as Slack stores it
             return ActionResult()
         word, _, rest = text.partition(" ")
         if word != COMMAND:
+            shown = _slack_escape(word[:40].replace("`", ""))
             self.slack.add_ephemeral(
                 channel_id,
                 user_id,
-                text=f"`{word[:40]}` is not a valid command. In Slack, all messages that start with "
+                text=f"`{shown}` is not a valid command. In Slack, all messages that start with "
                 "the \u201c/\u201d character are interpreted as commands. Try `/cyclr help`.",
                 local=True,
             )
@@ -437,6 +438,11 @@ class Workspace:
                 if state is not None:
                     values.setdefault(block_id, {})[action_id] = state
         return values
+
+
+def _slack_escape(text: str) -> str:
+    """Text as Slack keeps what a person typed: ``&``, ``<`` and ``>`` escaped."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def _state_of(element: Mapping[str, Any], sent: Any) -> dict[str, Any] | None:

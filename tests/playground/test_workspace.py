@@ -168,7 +168,7 @@ def test_in_a_dm_the_command_comes_from_the_dm_and_other_words_are_messages(worl
     assert (bot.last()["channel_id"], bot.last()["channel_name"]) == (dm_channel_id(ADA), "directmessage")
     workspace.type_message(ADA, TEAM, "hello <b>team</b>")
     [message] = slack.messages(TEAM)
-    assert (message["user"], message["text"]) == (ADA, "hello <b>team</b>")
+    assert (message["user"], message["text"]) == (ADA, "hello &lt;b&gt;team&lt;/b&gt;")  # as Slack keeps it
     workspace.type_message(ADA, TEAM, "/deploy now")
     assert "is not a valid command" in slack.ephemerals(ADA)[-1]["text"]
     assert len(bot.received) == 1  # neither a message nor another app's command reaches the bot
