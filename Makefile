@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 ARGS   ?=
 
-.PHONY: run run-sandbox test lint fmt typecheck check bench soak clean
+.PHONY: run run-sandbox playground screenshots test lint fmt typecheck check bench soak clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -23,11 +23,20 @@ $(VENV)/.installed-bench: pyproject.toml $(VENV)/.installed-test
 	$(BIN)/python -m pip install --quiet -e '.[test,postgres,bench]'
 	touch $@
 
+# Without Slack settings (no SLACK_BOT_TOKEN in the environment or .env) this starts the playground.
 run: $(VENV)/.installed-runtime
-	$(BIN)/cyclr-bot run $(ARGS)
+	$(BIN)/cyclr-bot run --playground-if-no-slack $(ARGS)
 
 run-sandbox: $(VENV)/.installed-runtime
-	$(BIN)/cyclr-bot run --sandbox $(ARGS)
+	$(BIN)/cyclr-bot run --sandbox --playground-if-no-slack $(ARGS)
+
+playground: $(VENV)/.installed-runtime
+	$(BIN)/cyclr-bot playground $(ARGS)
+
+# The README's pictures, taken from the playground by its browser test.
+screenshots: $(VENV)/.installed-test
+	CYCLR_BOT_SCREENSHOTS=docs CYCLR_BOT_REQUIRE_BROWSER=1 $(BIN)/python -m pytest -q \
+		tests/browser/test_playground_browser.py -k install $(ARGS)
 
 test: $(VENV)/.installed-test
 	$(BIN)/python -m pytest $(ARGS)

@@ -48,8 +48,8 @@ from benchmarks.load import LoadGenerator, Sample, Target, closed_loop
 from benchmarks.procs import Memory, ServerProcess, free_port
 from benchmarks.report import Report, load_average, machine_info, print_report, write_docs
 from bot.cyclr.sandbox import CyclrSandbox
-from tests import slack_requests as sr
-from tests.slack_standin import DEFAULT_USER_ID, SlackStandin
+from bot.playground import payloads as sr
+from bot.playground.standin import DEFAULT_USER_ID, SlackStandin
 
 __all__ = ["AppRun", "Config", "InstallPhase", "main", "run_app"]
 

@@ -1,7 +1,9 @@
 """``cyclr-bot``: the command line, and the only place that reads ``.env``.
 
 ``cyclr-bot run [--http] [--host H] [--port N] [--sandbox]`` starts the bot;
-``cyclr-bot check [--sandbox]`` validates the configuration and both platforms.
+``cyclr-bot check [--sandbox]`` validates the configuration and both platforms;
+``cyclr-bot playground [--port N]`` runs the bot with the Cyclr sandbox and a local Slack
+stand-in and its page, needing no setting at all.
 A malformed or missing setting exits with code 2 and one message naming every problem.
 """
 
@@ -14,7 +16,7 @@ import sys
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from itertools import islice
-from typing import Literal, TextIO
+from typing import Any, Literal, TextIO
 
 from bot import __version__
 from bot.config import ConfigError, Settings
@@ -25,6 +27,12 @@ __all__ = ["main"]
 log = logging.getLogger("bot.cli")
 
 EXIT_CONFIG = 2
+PLAYGROUND_PORT = 3000
+NO_SLACK = (
+    "No Slack settings (SLACK_BOT_TOKEN) in the environment or {env_file}: starting the playground,"
+    " a local stand-in for Slack. To connect a real workspace, copy .env.example to .env and fill in"
+    " the Slack settings (README: Create the Slack app)."
+)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -34,16 +42,28 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("--env-file", default=".env", help="read settings from this file too (default .env)")
-    sub = parser.add_subparsers(dest="command", metavar="{run,check}")
+    sub = parser.add_subparsers(dest="command", metavar="{run,check,playground}")
 
     run = sub.add_parser("run", help="start the bot (Socket Mode with SLACK_APP_TOKEN, else HTTP)")
     run.add_argument("--http", action="store_true", help="HTTP mode even when SLACK_APP_TOKEN is set")
     run.add_argument("--host", default="0.0.0.0", help="HTTP mode: address to listen on (default 0.0.0.0)")
     run.add_argument("--port", type=int, default=None, help="HTTP mode: port (default $PORT or 3000)")
     run.add_argument("--sandbox", action="store_true", help="talk to the built-in Cyclr sandbox")
+    run.add_argument(
+        "--playground-if-no-slack",
+        action="store_true",
+        help="start the playground instead when SLACK_BOT_TOKEN is in neither the environment nor .env",
+    )
 
     check = sub.add_parser("check", help="validate the configuration, Cyclr and Slack; exit 0 if all pass")
     check.add_argument("--sandbox", action="store_true", help="check against the built-in Cyclr sandbox")
+
+    playground = sub.add_parser(
+        "playground", help="the bot, the Cyclr sandbox and a local Slack page on 127.0.0.1; no settings"
+    )
+    playground.add_argument(
+        "--port", type=int, default=PLAYGROUND_PORT, help=f"port (default {PLAYGROUND_PORT})"
+    )
     return parser
 
 
@@ -77,6 +97,11 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int
     if args.command is None:
         parser.print_help(out)
         return EXIT_CONFIG
+    if args.command == "playground":
+        return run_playground(args.port, out=out)
+    if args.command == "run" and args.playground_if_no_slack and not _slack_configured(args.env_file):
+        print(NO_SLACK.format(env_file=args.env_file), file=out, flush=True)
+        return run_playground(PLAYGROUND_PORT if args.port is None else args.port, out=out)
     try:
         settings = load_settings(args)
     except ConfigError as error:
@@ -96,6 +121,56 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int
     from bot.runtime import run_bot
 
     return run_bot(settings, http=bool(args.http), host=args.host)
+
+
+def _slack_configured(env_file: str) -> bool:
+    """Whether SLACK_BOT_TOKEN is set (not empty) in the environment or ``env_file``."""
+    from dotenv import dotenv_values
+
+    if os.environ.get("SLACK_BOT_TOKEN", "").strip():
+        return True
+    if env_file and os.path.exists(env_file):
+        return bool((dotenv_values(env_file).get("SLACK_BOT_TOKEN") or "").strip())
+    return False
+
+
+# -- playground -------------------------------------------------------------------------------
+
+
+def run_playground(port: int, *, out: TextIO) -> int:
+    """Start the playground, print its URL and serve until Ctrl-C or SIGTERM."""
+    import signal
+    import threading
+
+    from bot.playground.compose import start_playground
+
+    if not 0 <= port <= 65535:
+        print(f"cyclr-bot: --port must be between 0 and 65535, got {port}", file=sys.stderr)
+        return EXIT_CONFIG
+    configure_logging("INFO", "text")
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    try:
+        playground = start_playground(port)
+    except OSError as error:
+        print(f"cyclr-bot: cannot listen on 127.0.0.1:{port} ({error.strerror or error});"
+              " choose another port with --port N", file=sys.stderr)
+        return 1
+    stop = threading.Event()
+
+    def on_signal(signum: int, _frame: Any) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    print(
+        "Cyclr for Slack playground: the bot, the Cyclr sandbox and a stand-in for Slack, all on this"
+        " machine (nothing leaves it).",
+        file=out,
+    )
+    print(f"Open {playground.url}  (Ctrl-C stops it)", file=out, flush=True)
+    stop.wait()
+    playground.close()
+    return 0
 
 
 # -- check ------------------------------------------------------------------------------------

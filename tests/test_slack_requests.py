@@ -12,8 +12,8 @@ from slack_bolt import Ack, App, BoltRequest
 from slack_sdk import WebClient
 from slack_sdk.signature import SignatureVerifier
 
-from tests import slack_requests as sr
-from tests.slack_standin import SlackStandin, validate_options_response
+from bot.playground import payloads as sr
+from bot.playground.standin import SlackStandin, validate_options_response
 
 
 def _form(body: bytes) -> dict[str, str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 import urllib.parse
@@ -15,8 +16,8 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 from slack_sdk.webhook import WebhookClient
 
+from bot.playground.standin import FakeClock, SlackStandin, validate_options_response
 from tests.fixtures.slack import SLACK_BOT_TOKEN
-from tests.slack_standin import FakeClock, SlackStandin, validate_options_response
 
 
 def _section(text: str, block_id: str | None = None) -> dict[str, Any]:
@@ -182,7 +183,8 @@ def test_concurrent_posts_get_unique_increasing_ts(
     assert len(slack_standin.wait_for("chat.postMessage", count=20)) == 20
     first, second = (slack_client.chat_postMessage(channel="C1", text=x)["ts"] for x in "ab")
     assert float(second) > float(first)
-    assert first.startswith("1700000000.")
+    assert re.fullmatch(r"[0-9]{10}\.[0-9]{6}", first)
+    assert abs(float(first) - time.time()) < 3600  # the time now, as Slack's ts are
 
 
 # -- messages -------------------------------------------------------------------------------------------
@@ -437,6 +439,8 @@ def test_trigger_expires_after_three_seconds_of_the_clock() -> None:
         with pytest.raises(SlackApiError) as exc:
             client.views_open(trigger_id=stale, view=_modal())
         assert _api_error(exc) == "expired_trigger_id"
+        # The playground shows it: the bot opened its modal too late.
+        assert [(p.method, p.error) for p in slack.problems()] == [("views.open", "expired_trigger_id")]
 
 
 def test_trigger_expiry_with_real_time() -> None:
@@ -644,3 +648,28 @@ def test_validate_options_response() -> None:
     assert validate_options_response({"options": mrkdwn}) != []
     assert validate_options_response({}) != []
     assert validate_options_response({"options": [], "option_groups": []}) != []
+
+
+# -- what the playground reads ---------------------------------------------------------------------------
+
+
+def test_a_change_wakes_whoever_waits_for_one(slack_standin: SlackStandin, slack_client: WebClient) -> None:
+    since = slack_standin.version
+    assert slack_standin.wait_for_change(since, timeout=0.05) == since  # nothing happened
+    woken: list[int] = []
+    waiter = threading.Thread(target=lambda: woken.append(slack_standin.wait_for_change(since, timeout=30)))
+    waiter.start()
+    slack_client.chat_postMessage(channel="C1", text="hi")
+    waiter.join(timeout=30)
+    assert woken and woken[0] > since
+
+
+def test_a_users_modal_is_open_until_closed(slack_standin: SlackStandin, slack_client: WebClient) -> None:
+    view = {"type": "modal", "title": {"type": "plain_text", "text": "T"}, "blocks": []}
+    opened = slack_client.views_open(trigger_id=slack_standin.new_trigger_id("U0001"), view=view)["view"]
+    assert [v["id"] for v in slack_standin.open_modal("U0001")] == [opened["id"]]
+    assert slack_standin.open_modal("U0002") == []
+    [closed] = slack_standin.close_view(opened["id"])
+    assert closed["id"] == opened["id"] and slack_standin.open_modal("U0001") == []
+    with pytest.raises(SlackApiError, match="not_found"):
+        slack_client.views_update(view_id=opened["id"], view=view)

@@ -34,11 +34,13 @@ import requests
 from hypothesis import example, given
 from hypothesis import strategies as st
 
+from bot.playground import payloads as sr
+from bot.playground.blockkit import validate_message, validate_options_response, validate_view
+from bot.playground.standin import TEAM_ID, dm_channel_id
 from bot.services.links import IssuedLink
 from bot.slack.parsing import parse_command
 from bot.slack.sealed import ModalMeta, Sealer
 from bot.web.app import MAX_BODY
-from tests import slack_requests as sr
 from tests.badinput.ledger import SIZES, SOAK, Ledger, Size, settle
 from tests.badinput.strategies import (
     ANY_CHARACTER,
@@ -58,8 +60,6 @@ from tests.badinput.strategies import (
     uncarriable_accounts,
 )
 from tests.e2e.harness import BOT_TOKEN, Bot, running_bot
-from tests.slack_blockkit import validate_message, validate_options_response, validate_view
-from tests.slack_standin import TEAM_ID, dm_channel_id
 
 ADMIN = "UADMIN01"  # may do everything, so every request gets past the access check
 SEALER = Sealer.for_bot_token(BOT_TOKEN)  #: seals metadata as the bot under test does

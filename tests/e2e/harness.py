@@ -16,12 +16,12 @@ from werkzeug.serving import make_server
 
 from bot.config import Settings
 from bot.cyclr.sandbox import CyclrSandbox
+from bot.playground import payloads as sr
+from bot.playground.standin import SlackStandin
 from bot.runtime import build_services
 from bot.services.container import Services
 from bot.slack.app import create_app
 from bot.web.app import create_web_app
-from tests import slack_requests as sr
-from tests.slack_standin import SlackStandin
 
 BOT_TOKEN = "xoxb-test-0001-bot-token"
 NOTIFY_CHANNEL = "CNOTIFY01"

@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 import requests
 
+from bot.playground import payloads as sr
+from bot.playground.standin import Call, dm_channel_id
 from bot.services.access import Action, UserFacts, decide
 from bot.slack.ids import HOME_INSTALL, SEARCH_INSTALL, SHORTCUT
-from tests import slack_requests as sr
 from tests.e2e.harness import Bot, running_bot
-from tests.slack_standin import Call, dm_channel_id
 
 USERS = {
     "admin": "UADMIN01",

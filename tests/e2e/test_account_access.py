@@ -17,10 +17,10 @@ from typing import Any
 
 import pytest
 
+from bot.playground import payloads as sr
+from bot.playground.standin import dm_channel_id
 from bot.slack.sealed import Sealer
-from tests import slack_requests as sr
 from tests.e2e.harness import BOT_TOKEN, Bot, running_bot
-from tests.slack_standin import dm_channel_id
 
 INSTALLER = sr.DEFAULT_USER_ID
 OTHER_INSTALLER = "UINST002"

@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 
 from bot import __version__
-from tests import slack_requests as sr
-from tests.slack_standin import BOT_USER_ID, TEAM_ID, SlackStandin
+from bot.playground import payloads as sr
+from bot.playground.standin import BOT_USER_ID, TEAM_ID, SlackStandin
 
 BOT_TOKEN = "xoxb-test-0001-cli"
 CYCLR_BOT = Path(sys.executable).parent / "cyclr-bot"

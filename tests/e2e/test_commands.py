@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import event
 
 from bot.cyclr.models import AuthKind
-from tests import slack_requests as sr
+from bot.playground import payloads as sr
 from tests.e2e.harness import Bot
 
 

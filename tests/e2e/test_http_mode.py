@@ -1,7 +1,7 @@
 """``cyclr-bot run --http --sandbox`` as an operator starts it: a real process tree on a real port.
 
 The bot runs as a subprocess (gunicorn master plus worker) with the built-in Cyclr sandbox and
-talks to a :class:`~tests.slack_standin.SlackStandin` started here. Tests reach it only over
+talks to a :class:`~bot.playground.standin.SlackStandin` started here. Tests reach it only over
 HTTP, as Slack and a load balancer would.
 """
 
@@ -24,9 +24,9 @@ from urllib.parse import quote, quote_plus, urlsplit
 import pytest
 import requests
 
+from bot.playground import payloads as sr
+from bot.playground.standin import Call, SlackStandin
 from bot.slack.blocks.common import SANDBOX_BLOCK_ID, SANDBOX_PREFIX
-from tests import slack_requests as sr
-from tests.slack_standin import Call, SlackStandin
 
 BOT_TOKEN = "xoxb-test-0001-http-mode"
 NOTIFY_CHANNEL = "CNOTIFY01"

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 
 from bot.cyclr.sandbox import Fault
+from bot.playground import payloads as sr
 from bot.store import InstallState
-from tests import slack_requests as sr
 from tests.e2e.harness import NOTIFY_CHANNEL, Bot
 
 
@@ -87,7 +87,7 @@ def test_warm_install_preselects_in_the_opened_view(warm_bot: Bot) -> None:
 
 def test_typeahead_serves_at_most_100_valid_options(warm_bot: Bot) -> None:
     view = open_modal(warm_bot)
-    from tests.slack_standin import validate_options_response
+    from bot.playground.standin import validate_options_response
 
     for query in ("", "g", "google sheet", "zzzzzz", "<!channel>"):
         answer = warm_bot.options(query, view)

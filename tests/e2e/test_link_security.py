@@ -419,10 +419,10 @@ def test_in_socket_mode_the_owners_click_over_the_socket_arms_the_page(tmp_path:
 
     from bot.config import Settings
     from bot.cyclr.sandbox import CyclrSandbox
+    from bot.playground import payloads as sr
     from bot.runtime import build_services
     from bot.slack.app import create_app
     from bot.web.app import create_web_app
-    from tests import slack_requests as sr
     from tests.e2e.test_socket_mode import APP_TOKEN, SocketModeSlack, request_and_ack
 
     holder: dict[str, Any] = {}

@@ -13,8 +13,8 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 
+from bot.playground import payloads as sr
 from bot.store import InstallState
-from tests import slack_requests as sr
 from tests.e2e.harness import NOTIFY_CHANNEL, Bot, running_bot
 
 
@@ -118,13 +118,15 @@ def test_post_mints_one_token_redirects_and_the_loop_closes(public_bot: Bot) -> 
     assert settled is not None and settled.state is InstallState.AUTHENTICATED
     dm_update = bot.slack.wait_for(
         "chat.update",
-        predicate=lambda c: c.args["channel"] == dm["channel"] and "authenticated" in json.dumps(c.args),
+        predicate=lambda c: (
+            c.args["channel"] == dm["channel"] and "authorised and ready" in json.dumps(c.args)
+        ),
     )
     assert dm_update[-1].args["ts"] == dm["ts"]
     note = bot.slack.wait_for(
         "chat.update",
         predicate=lambda c: (
-            c.args["channel"] == NOTIFY_CHANNEL and "authenticated" in json.dumps(c.args).lower()
+            c.args["channel"] == NOTIFY_CHANNEL and ":white_check_mark: authorised" in json.dumps(c.args)
         ),
     )
     assert note

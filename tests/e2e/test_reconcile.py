@@ -7,9 +7,9 @@ from pathlib import Path
 
 from bot.cyclr.models import AuthKind
 from bot.cyclr.sandbox import Fault
+from bot.playground import payloads as sr
 from bot.runtime import Maintenance
 from bot.store import InstallState
-from tests import slack_requests as sr
 from tests.e2e.harness import NOTIFY_CHANNEL, running_bot
 
 

@@ -18,11 +18,11 @@ import pytest
 import requests
 
 from bot.cyclr.sandbox import CyclrSandbox
+from bot.playground import payloads as sr
+from bot.playground.standin import SlackStandin
 from bot.slack.sealed import ModalMeta, Sealer
 from bot.store import InstallState, Store
-from tests import slack_requests as sr
 from tests.e2e.test_http_mode import BOT_TOKEN, CYCLR_BOT, BotProcess, bot_env, free_port
-from tests.slack_standin import SlackStandin
 
 INSTALL = "/v1.0/connectors/"
 

@@ -17,8 +17,8 @@ import pytest
 from sqlalchemy import text
 
 from bot.logs import configure_logging
+from bot.playground import payloads as sr
 from bot.web.app import MAX_BODY
-from tests import slack_requests as sr
 from tests.e2e.harness import BOT_TOKEN, Bot
 
 API_KEY = "sk_live_SECRETKEY_0123456789"

@@ -32,11 +32,11 @@ from websockets.sync.server import Server, ServerConnection, serve
 
 from bot.config import Settings
 from bot.cyclr.sandbox import CyclrSandbox
+from bot.playground import payloads as sr
+from bot.playground.standin import APP_ID, DEFAULT_USER_ID, SlackStandin
 from bot.runtime import build_services
 from bot.slack.app import create_app
 from bot.slack.blocks.common import SANDBOX_BLOCK_ID, SANDBOX_PREFIX
-from tests import slack_requests as sr
-from tests.slack_standin import APP_ID, DEFAULT_USER_ID, SlackStandin
 
 BOT_TOKEN = "xoxb-test-0001-socket-mode"
 APP_TOKEN = "xapp-1-A0001-0001-socket-mode"

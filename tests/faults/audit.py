@@ -18,9 +18,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bot.cyclr.sandbox import CyclrSandbox
+from bot.playground import payloads as sr
+from bot.playground.standin import SlackStandin
 from bot.store import InstallRecord, InstallState
-from tests import slack_requests as sr
-from tests.slack_standin import SlackStandin
 
 #: The connectors a run installs, one of each kind of authentication the modal handles.
 CONNECTORS: tuple[tuple[str, str], ...] = (

@@ -16,8 +16,8 @@ import pytest
 import requests
 
 from bot.cyclr.sandbox import CyclrSandbox
-from tests import slack_requests as sr
-from tests.slack_standin import SlackStandin
+from bot.playground import payloads as sr
+from bot.playground.standin import SlackStandin
 
 CYCLR_BOT = Path(sys.executable).parent / "cyclr-bot"
 BOT_TOKEN = "xoxb-test-0001-fault-suite"

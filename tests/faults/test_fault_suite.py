@@ -29,15 +29,15 @@ from bot.cyclr.models import AuthKind
 from bot.cyclr.sandbox import FAULT_KINDS, CyclrSandbox, Fault
 from bot.jobs import JobRejected
 from bot.logs import configure_logging
+from bot.playground import payloads as sr
+from bot.playground.standin import SlackStandin
 from bot.runtime import Maintenance
 from bot.store import InstallRecord, InstallState, Store
-from tests import slack_requests as sr
 from tests.e2e.harness import BOT_TOKEN, NOTIFY_CHANNEL, Bot, running_bot
 from tests.faults import audit as A
 from tests.faults.audit import Submission
 from tests.faults.proc import BOT_TOKEN as BOT_TOKEN_PROC
 from tests.faults.proc import BotProcess, bot_env, group_alive
-from tests.slack_standin import SlackStandin
 
 SOAK = bool(os.environ.get("CYCLR_BOT_SOAK"))
 soak_only = pytest.mark.skipif(not SOAK, reason="a soak run: `make soak` (CYCLR_BOT_SOAK=1) runs it")

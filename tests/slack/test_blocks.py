@@ -23,17 +23,17 @@ from bot.cyclr.models import (
     Connector,
     ConnectorProperty,
 )
-from bot.slack import blocks as kit
-from bot.slack import ids
-from bot.slack.blocks import Message
-from bot.slack.blocks.common import SANDBOX_NOTE
-from bot.store.records import InstallRecord, InstallState
-from tests.slack_blockkit import (
+from bot.playground.blockkit import (
     validate_message,
     validate_options_response,
     validate_view,
     view_too_large,
 )
+from bot.slack import blocks as kit
+from bot.slack import ids
+from bot.slack.blocks import Message
+from bot.slack.blocks.common import SANDBOX_NOTE
+from bot.store.records import InstallRecord, InstallState
 
 NOW = datetime(2024, 5, 17, 9, 30, tzinfo=UTC)
 EVIL = "<!channel> & co <@U12345> <http://evil.example|click>"
@@ -557,7 +557,8 @@ def test_install_dm_for_oauth_has_an_authorise_button() -> None:
 @pytest.mark.parametrize(
     ("changes", "words"),
     [
-        ({"state": InstallState.AUTHENTICATED, "auth_kind": AuthKind.API_KEY}, "authenticated"),
+        ({"state": InstallState.AUTHENTICATED, "auth_kind": AuthKind.API_KEY}, "authenticated and ready"),
+        ({"state": InstallState.AUTHENTICATED}, "authorised and ready"),
         ({"auth_kind": AuthKind.NONE}, "no authentication needed"),
         ({"auth_kind": AuthKind.UNKNOWN}, "Finish its authentication in Cyclr"),
         ({"state": InstallState.FAILED, "reason": "Bad key"}, "Bad key"),
@@ -641,7 +642,11 @@ def test_authorised_and_expired_messages() -> None:
     [
         ({"state": InstallState.PENDING}, ":hourglass_flowing_sand: installing…"),
         ({}, ":key: waiting for authorisation"),
-        ({"state": InstallState.AUTHENTICATED}, ":white_check_mark: authenticated"),
+        ({"state": InstallState.AUTHENTICATED}, ":white_check_mark: authorised"),
+        (
+            {"state": InstallState.AUTHENTICATED, "auth_kind": AuthKind.API_KEY},
+            ":white_check_mark: authenticated",
+        ),
         ({"state": InstallState.FAILED, "reason": "Bad <key>"}, ":x: failed: Bad &lt;key&gt;"),
         (
             {"state": InstallState.UNINSTALLED, "uninstalled_by": "U0BBB"},

@@ -8,8 +8,8 @@ from slack_bolt import Ack, BoltRequest
 from slack_bolt.authorization import AuthorizeResult
 
 from bot.jobs import Foreground
+from bot.playground import payloads as sr
 from bot.slack.app import BotApp
-from tests import slack_requests as sr
 
 
 def test_a_request_counts_as_answered_until_its_listener_has_acked() -> None:

@@ -7,8 +7,8 @@ import time
 
 import pytest
 
+from bot.playground import payloads as sr
 from bot.web.events import RefusalLog, signature_problem
-from tests import slack_requests as sr
 
 SECRET = sr.SIGNING_SECRET.encode()
 

@@ -41,7 +41,9 @@ def state_label(record: InstallRecord, *, reason_limit: int = 300) -> str:
     if state is InstallState.PENDING:
         return ":hourglass_flowing_sand: installing…"
     if state is InstallState.AUTHENTICATED:
-        return ":white_check_mark: authenticated"
+        # Someone signed in for an OAuth connector: it is authorised (the word on its buttons).
+        word = "authorised" if record.auth_kind is AuthKind.OAUTH else "authenticated"
+        return f":white_check_mark: {word}"
     if state is InstallState.FAILED:
         return f":x: failed: {escape_clip(one_line(record.reason, 'no reason given'), reason_limit)}"
     if state is InstallState.UNINSTALLED:

@@ -80,7 +80,8 @@ def install_dm(
         text = f":wastebasket: {label} (*{as_name}*) was uninstalled from {account}."
         blocks = [section(text)]
     elif record.state is InstallState.AUTHENTICATED:
-        text = f"{done}, authenticated and ready."
+        state = "authorised" if record.auth_kind is AuthKind.OAUTH else "authenticated"
+        text = f"{done}, {state} and ready."
         blocks = [section(text)]
     elif record.auth_kind is AuthKind.OAUTH:
         text = f":key: {label} is installed in {account} as *{as_name}*. Sign in to authorise it."

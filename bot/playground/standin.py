@@ -1,4 +1,4 @@
-"""A Slack Web API stand-in for tests and benchmarks.
+"""A Slack Web API stand-in for tests, benchmarks and the playground.
 
 A real threaded HTTP server on 127.0.0.1 (free port) that answers the Web API methods the
 bot uses under ``standin.api_url`` (give it to ``WebClient(base_url=...)``) and the
@@ -16,6 +16,12 @@ Usage::
 Trigger ids and response URLs come from the stand-in (``new_trigger_id()``,
 ``response_url()``) so that their expiry and single use can be enforced. Timing for those
 uses the injectable ``clock`` (see :class:`FakeClock`); ``wait_for`` uses real time.
+
+The playground keeps the rest of a workspace here too: channel names, people's own
+messages, ephemeral messages that response URLs post, replace or delete (a URL made with
+``response_url(channel=..., user=...)``), modals the user closes, and every Block Kit
+refusal as a visible :meth:`SlackStandin.problems` entry. ``version`` counts the changes, so
+a page can wait for the next one (:meth:`SlackStandin.wait_for_change`).
 """
 
 from __future__ import annotations
@@ -33,7 +39,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from tests.slack_blockkit import (
+from bot.playground.blockkit import (
     validate_blocks,
     validate_message,
     validate_options_response,
@@ -43,6 +49,8 @@ from tests.slack_blockkit import (
 
 __all__ = [
     "BOT_ID",
+    "Problem",
+    "ViewRefused",
     "BOT_USER_ID",
     "DEFAULT_USER_ID",
     "TEAM_ID",
@@ -158,6 +166,29 @@ class _Hook:
     name: str
     issued: float
     posts: int = 0
+    #: Where posts are shown (the playground); None: they are only recorded, as in tests.
+    channel: str | None = None
+    user: str | None = None
+    #: What ``replace_original``/``delete_original`` act on: ("message", ts) or
+    #: ("ephemeral", id); a command's URL follows the last ephemeral it posted.
+    original: tuple[str, str] | None = None
+    follow: bool = False  #: a new ephemeral becomes the original (slash commands)
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A request Slack refused because of what the bot sent (a Block Kit limit, a bad view)."""
+
+    method: str
+    error: str
+    messages: tuple[str, ...]
+    time: float
+    refused: bool = True  #: False: not Slack's refusal but what it saw (no answer, a 500…)
+
+    def describe(self) -> str:
+        detail = "; ".join(self.messages)
+        lead = f"Slack refused {self.method}" if self.refused else self.method
+        return f"{lead}: {self.error}" + (f" ({detail})" if detail else "")
 
 
 @dataclass
@@ -165,6 +196,26 @@ class _View:
     view: dict[str, Any]
     user_id: str
     stack: list[str] = field(default_factory=list)  # only on root views: ids bottom to top
+    closed: bool = False
+
+
+#: Errors that mean "what the bot sent breaks Slack's rules" (not a race or a missing object),
+#: including a modal opened too late (a trigger lives 3 seconds) or twice.
+_PROBLEM_ERRORS = frozenset(
+    {
+        "invalid_blocks", "invalid_arguments", "view_too_large", "no_text", "invalid_payload", "msg_too_long",
+        "expired_trigger_id", "exchanged_trigger_id", "invalid_trigger_id", "push_limit_reached",
+    }
+)
+
+
+class ViewRefused(Exception):
+    """A view the bot returned in a response (``response_action``) that Slack would refuse."""
+
+    def __init__(self, error: str, messages: list[str]) -> None:
+        super().__init__(error)
+        self.error = error
+        self.messages = messages
 
 
 class _Answer(Exception):
@@ -201,7 +252,11 @@ class SlackStandin:
         self._ephemerals: list[dict[str, Any]] = []
         self._views: dict[str, _View] = {}
         self._home: dict[str, str] = {}  # user id -> view id
-        self._ts = itertools.count(100, 100)
+        self._modal: dict[str, str] = {}  # user id -> root view id of the open modal
+        self._channels: dict[str, str] = {}  # channel id -> name
+        self._problems: list[Problem] = []
+        self._version = 0
+        self._last_ts = 0
         self._ids = itertools.count(1)
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -352,11 +407,27 @@ class SlackStandin:
             self._triggers[trigger] = _Trigger(issued=self._clock(), user_id=user_id, view_id=view_id)
             return trigger
 
-    def response_url(self, name: str | None = None) -> str:
-        """A response URL on this server (``…/hooks/<name>``); 5 posts within 30 minutes."""
+    def response_url(
+        self,
+        name: str | None = None,
+        *,
+        channel: str | None = None,
+        user_id: str | None = None,
+        original: tuple[str, str] | None = None,
+    ) -> str:
+        """A response URL on this server (``…/hooks/<name>``); 5 posts within 30 minutes.
+
+        With ``channel`` and ``user_id`` (the playground), posts become ephemeral messages
+        to that user there, or channel messages with ``response_type: in_channel``;
+        ``original`` is the message a button was in (``("message", ts)`` or
+        ``("ephemeral", id)``), which ``replace_original`` and ``delete_original`` act on.
+        Without ``original`` (a slash command), they act on the last ephemeral it posted.
+        """
         with self._cond:
             name = name or f"r{next(self._ids)}"
-            self._hooks[name] = _Hook(name=name, issued=self._clock())
+            self._hooks[name] = _Hook(
+                name, self._clock(), channel=channel, user=user_id, original=original, follow=original is None
+            )
         return f"{self.base_url}hooks/{name}"
 
     def response_posts(self, name: str) -> list[Call]:
@@ -393,6 +464,185 @@ class SlackStandin:
         with self._cond:
             root = self._views[view_id].view["root_view_id"]
             return list(self._views[root].stack)
+
+    # -- the rest of a workspace (the playground) ---------------------------------------------
+
+    @property
+    def version(self) -> int:
+        """How many changes the stand-in has seen (calls recorded, messages posted…)."""
+        with self._cond:
+            return self._version
+
+    def wait_for_change(self, since: int, timeout: float) -> int:
+        """Wait until :attr:`version` passes ``since`` (or ``timeout`` seconds); the version."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while self._version <= since:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                self._cond.wait(remaining)
+            return self._version
+
+    def add_channel(self, channel_id: str, name: str) -> None:
+        with self._cond:
+            self._channels[channel_id] = name
+            self._changed()
+
+    def channel_name(self, channel_id: str) -> str | None:
+        with self._cond:
+            return self._channels.get(channel_id)
+
+    def user(self, user_id: str) -> dict[str, Any] | None:
+        with self._cond:
+            user = self._users.get(user_id)
+            return copy.deepcopy(user) if user else None
+
+    def users(self) -> list[dict[str, Any]]:
+        with self._cond:
+            return copy.deepcopy(list(self._users.values()))
+
+    def report_change(self) -> None:
+        """Wake whoever waits for a change (something outside the stand-in changed)."""
+        with self._cond:
+            self._changed()
+
+    def post_user_message(
+        self, channel: str, user_id: str, text: str, *, thread_ts: str | None = None
+    ) -> dict[str, Any]:
+        """A person's own message (what they typed that was not a slash command)."""
+        with self._cond:
+            channel = _resolve_channel(channel)
+            ts = self._new_ts()
+            message: dict[str, Any] = {
+                "type": "message", "text": text, "ts": ts, "user": user_id, "team": TEAM_ID
+            }
+            if thread_ts:
+                message["thread_ts"] = thread_ts
+            self._messages[(channel, ts)] = message | {"channel": channel}
+            self._changed()
+            return copy.deepcopy(message)
+
+    def add_ephemeral(
+        self,
+        channel: str,
+        user_id: str,
+        *,
+        text: str = "",
+        blocks: list[dict[str, Any]] | None = None,
+        hook: str | None = None,
+        local: bool = False,
+    ) -> str:
+        """Show an ephemeral message (a command's answer in its ack); its id.
+
+        ``hook`` names the response URL whose ``replace_original`` replaces it; ``local``
+        marks what Slack itself shows the user (the command they ran, Slack's own errors).
+        """
+        with self._cond:
+            ephemeral_id = self._add_ephemeral(channel, user_id, text, blocks, hook)
+            self._ephemerals[-1]["local"] = local
+            stored = self._hooks.get(hook) if hook else None
+            if stored is not None and stored.follow:
+                stored.original = ("ephemeral", ephemeral_id)
+            return ephemeral_id
+
+    def post_bot_message(
+        self, channel: str, *, text: str = "", blocks: list[dict[str, Any]] | None = None
+    ) -> str:
+        """A message from the bot that did not come through the Web API (an in-channel ack)."""
+        with self._cond:
+            ts = self._new_ts()
+            message: dict[str, Any] = {
+                "type": "message", "subtype": "bot_message", "text": text, "ts": ts, "user": BOT_USER_ID,
+                "bot_id": BOT_ID, "app_id": APP_ID, "team": TEAM_ID,
+            }
+            if blocks is not None:
+                message["blocks"] = copy.deepcopy(blocks)
+            self._messages[(_resolve_channel(channel), ts)] = message | {"channel": _resolve_channel(channel)}
+            self._changed()
+            return ts
+
+    def problems(self) -> list[Problem]:
+        """Every refusal caused by what the bot sent, oldest first."""
+        with self._cond:
+            return list(self._problems)
+
+    def report_problem(
+        self, method: str, error: str, messages: list[str] | None = None, *, refused: bool = True
+    ) -> None:
+        """Add a problem found outside the Web API: Slack refusing an ack's body or a view in
+        a response, or (``refused=False``) a request the bot did not answer as it should."""
+        with self._cond:
+            self._problems.append(Problem(method, error, tuple(messages or ()), time.time(), refused))
+            self._changed()
+
+    def open_modal(self, user_id: str) -> list[dict[str, Any]]:
+        """The user's open modal stack, root first; empty when no modal is open."""
+        with self._cond:
+            root_id = self._modal.get(user_id)
+            root = self._views.get(root_id) if root_id else None
+            if root is None or root.closed:
+                return []
+            return [copy.deepcopy(self._views[v].view) for v in root.stack]
+
+    def close_view(self, view_id: str, *, all_views: bool = False) -> list[dict[str, Any]]:
+        """Close ``view_id`` as the user's *Cancel* (or a response's ``clear``) does.
+
+        The top of a stack of several is popped; closing the root (or ``all_views``) closes
+        the whole stack. Returns the views closed, top first. A closed view is gone:
+        ``views.update`` answers ``not_found``.
+        """
+        with self._cond:
+            stored = self._views.get(view_id)
+            if stored is None or stored.closed:
+                return []
+            root = self._views[stored.view["root_view_id"]]
+            if not all_views and len(root.stack) > 1 and root.stack[-1] == view_id:
+                closing = [root.stack.pop()]
+            else:
+                closing = list(reversed(root.stack))
+                if self._modal.get(root.user_id) == root.view["id"]:
+                    del self._modal[root.user_id]
+            closed = []
+            for closing_id in closing:
+                self._views[closing_id].closed = True
+                closed.append(copy.deepcopy(self._views[closing_id].view))
+            self._changed()
+            return closed
+
+    def respond_with_view(self, view_id: str, action: str, spec: Any) -> dict[str, Any]:
+        """Apply a view submission's ``response_action`` ``update`` or ``push``; the new view.
+
+        Raises:
+            ViewRefused: Slack would refuse ``spec`` (also recorded as a problem).
+        """
+        with self._cond:
+            stored = self._views.get(view_id)
+            if stored is None or stored.closed:
+                raise ViewRefused("not_found", [])
+            try:
+                checked = self._check_view(spec)
+                if action == "update":
+                    old = stored.view
+                    new = self._new_view(checked, view_id=old["id"], root=old["root_view_id"])
+                    new["previous_view_id"] = old["previous_view_id"]
+                    stored.view = new
+                else:
+                    root = self._views[stored.view["root_view_id"]]
+                    if len(root.stack) >= VIEW_STACK_MAX:
+                        raise _Answer("push_limit_reached")
+                    new = self._new_view(checked, root=root.view["id"])
+                    new["previous_view_id"] = root.stack[-1]
+                    root.stack.append(new["id"])
+                    self._views[new["id"]] = _View(view=new, user_id=stored.user_id)
+            except _Answer as answer:
+                self._problems.append(
+                    Problem(f"response_action {action}", answer.error, tuple(answer.messages), time.time())
+                )
+                self._changed()
+                raise ViewRefused(answer.error, answer.messages) from None
+            self._changed()
+            return copy.deepcopy(new)
 
     # -- fault knobs ------------------------------------------------------------------------
 
@@ -434,7 +684,15 @@ class SlackStandin:
     def _record(self, call: Call) -> None:
         with self._cond:
             self._calls.append(call)
-            self._cond.notify_all()
+            problem = _problem_of(call)
+            if problem is not None:
+                self._problems.append(problem)
+            self._changed()
+
+    def _changed(self) -> None:
+        """Count a change and wake whoever waits for one (lock held)."""
+        self._version += 1
+        self._cond.notify_all()
 
     def _handle_api(self, method: str, args: dict[str, Any], token: str | None) -> dict[str, Any]:
         handler = _METHODS.get(method)
@@ -470,12 +728,74 @@ class SlackStandin:
                     no_content = not (body.get("text") or body.get("blocks") or body.get("attachments"))
                     return 400, "no_text" if no_content else "invalid_blocks"
             hook.posts += 1
+            if hook.channel and hook.user:
+                self._show_hook_post(hook, body)
             return 200, "ok"
+
+    def _show_hook_post(self, hook: _Hook, body: dict[str, Any]) -> None:
+        """Apply a response URL post to what the user sees (lock held)."""
+        assert hook.channel is not None and hook.user is not None
+        original = hook.original
+        if body.get("delete_original") is True:
+            if original is not None:
+                self._delete(hook.channel, original)
+            return
+        content = {"text": body.get("text", ""), "blocks": copy.deepcopy(body.get("blocks"))}
+        if body.get("replace_original") is True and original is not None and self._replace(
+            hook.channel, original, content
+        ):
+            return
+        if body.get("response_type") == "in_channel":
+            self.post_bot_message(hook.channel, text=str(content["text"]), blocks=content["blocks"])
+            return
+        ephemeral_id = self._add_ephemeral(
+            hook.channel, hook.user, content["text"], content["blocks"], hook.name
+        )
+        if hook.follow:
+            hook.original = ("ephemeral", ephemeral_id)
+
+    def _delete(self, channel: str, original: tuple[str, str]) -> None:
+        kind, key = original
+        if kind == "message":
+            self._messages.pop((channel, key), None)
+        else:
+            self._ephemerals[:] = [e for e in self._ephemerals if e["id"] != key]
+
+    def _replace(self, channel: str, original: tuple[str, str], content: dict[str, Any]) -> bool:
+        kind, key = original
+        if kind == "message":
+            stored = self._messages.get((channel, key))
+        else:
+            stored = next((e for e in self._ephemerals if e["id"] == key), None)
+        if stored is None:
+            return False
+        stored["text"], stored["blocks"] = content["text"], content["blocks"]
+        return True
+
+    def _add_ephemeral(
+        self, channel: str, user: str, text: str, blocks: list[dict[str, Any]] | None, hook: str | None
+    ) -> str:
+        ephemeral_id = f"E{next(self._ids)}"
+        self._ephemerals.append(
+            {
+                "id": ephemeral_id,
+                "channel": channel,
+                "user": user,
+                "ts": self._new_ts(),
+                "text": text,
+                "blocks": copy.deepcopy(blocks),
+                "hook": hook,
+            }
+        )
+        self._changed()
+        return ephemeral_id
 
     # -- helpers used by the method handlers (lock held) -------------------------------------
 
     def _new_ts(self) -> str:
-        micros = 1_700_000_000_000_000 + next(self._ts)
+        """A message ts as Slack makes them: the time now, unique and increasing (lock held)."""
+        micros = max(self._last_ts + 1, time.time_ns() // 1000)
+        self._last_ts = micros
         return f"{micros // 1_000_000}.{micros % 1_000_000:06d}"
 
     def _new_view_id(self) -> str:
@@ -547,6 +867,20 @@ class SlackStandin:
         raise _Answer("invalid_blocks", problems)
 
 
+def _problem_of(call: Call) -> Problem | None:
+    """The call as a :class:`Problem` when Slack refused what the bot sent in it."""
+    if call.method == _RESPONSE_URL:
+        if call.status != 400:
+            return None
+        return Problem("response_url", str(call.response), tuple(validate_message(call.args)), call.time)
+    error = call.error
+    if call.ok or error not in _PROBLEM_ERRORS:
+        return None
+    metadata = call.response.get("response_metadata") if isinstance(call.response, dict) else None
+    messages = metadata.get("messages", []) if isinstance(metadata, dict) else []
+    return Problem(call.method, error, tuple(str(m) for m in messages), call.time)
+
+
 def _matches(predicate: Callable[[Call], bool] | None, call: Call) -> bool:
     if predicate is None:
         return True
@@ -611,17 +945,8 @@ def _chat_post_ephemeral(s: SlackStandin, args: dict[str, Any]) -> dict[str, Any
     channel = _resolve_channel(_require(args, "channel", "channel_not_found"))
     user = _require(args, "user", "user_not_found")
     s._message_args(args)
-    ts = s._new_ts()
-    s._ephemerals.append(
-        {
-            "channel": channel,
-            "user": user,
-            "ts": ts,
-            "text": args.get("text", ""),
-            "blocks": copy.deepcopy(args.get("blocks")),
-        }
-    )
-    return {"ok": True, "message_ts": ts}
+    s._add_ephemeral(channel, user, str(args.get("text", "")), args.get("blocks"), None)
+    return {"ok": True, "message_ts": s._ephemerals[-1]["ts"]}
 
 
 def _chat_update(s: SlackStandin, args: dict[str, Any]) -> dict[str, Any]:
@@ -656,6 +981,7 @@ def _views_open(s: SlackStandin, args: dict[str, Any]) -> dict[str, Any]:
     trigger = s._exchange_trigger(args.get("trigger_id") or args.get("interactivity_pointer"))
     view = s._new_view(spec)
     s._views[view["id"]] = _View(view=view, user_id=trigger.user_id, stack=[view["id"]])
+    s._modal[trigger.user_id] = view["id"]
     return {"ok": True, "view": copy.deepcopy(view)}
 
 
@@ -672,6 +998,7 @@ def _views_push(s: SlackStandin, args: dict[str, Any]) -> dict[str, Any]:
     if root is None:  # no modal open: Slack would open one
         view = s._new_view(spec)
         s._views[view["id"]] = _View(view=view, user_id=trigger.user_id, stack=[view["id"]])
+        s._modal[trigger.user_id] = view["id"]
     else:
         view = s._new_view(spec, root=root.view["id"])
         view["previous_view_id"] = root.stack[-1]
@@ -689,7 +1016,7 @@ def _views_update(s: SlackStandin, args: dict[str, Any]) -> dict[str, Any]:
         stored = s._views.get(str(view_id))
     else:
         stored = next((v for v in s._views.values() if v.view["external_id"] == external_id), None)
-    if stored is None:
+    if stored is None or stored.closed:
         raise _Answer("not_found")
     old = stored.view
     if args.get("hash") and args["hash"] != old["hash"]:

@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlencode
 
-from tests.slack_standin import APP_ID, BOT_USER_ID, DEFAULT_USER_ID, TEAM_DOMAIN, TEAM_ID, dm_channel_id
+from bot.playground.standin import APP_ID, BOT_USER_ID, DEFAULT_USER_ID, TEAM_DOMAIN, TEAM_ID, dm_channel_id
 
 SIGNING_SECRET = "test-signing-secret-0123456789abcdef"
 VERIFICATION_TOKEN = "legacy-verification-token"
@@ -261,25 +261,32 @@ def block_actions_payload(
     message: Mapping[str, Any] | None = None,
     message_ts: str = "1700000000.000100",
     response_url: str = DEFAULT_RESPONSE_URL,
+    element: Mapping[str, Any] | None = None,
+    channel_name: str = DEFAULT_CHANNEL_NAME,
 ) -> dict[str, Any]:
     """A ``block_actions`` payload for one action.
 
     From a view when ``view`` is given (see :func:`view_payload`), else from a message in
-    ``channel_id``. A button has ``value``; a select has ``selected_option``.
+    ``channel_id``. A button has ``value``; a select has ``selected_option``. With
+    ``element`` (the button or select as it is in the blocks), the action is built from it
+    the way Slack builds it, and ``action_id``, ``value`` and ``action_type`` are ignored.
     """
-    kind = action_type or ("button" if selected_option is None else "static_select")
-    action: dict[str, Any] = {
-        "type": kind,
-        "action_id": action_id,
-        "block_id": block_id or action_id,
-        "action_ts": f"{time.time():.6f}",
-    }
-    if kind == "button":
-        action["text"] = plain_text(action_id)
-        if value is not None:
-            action["value"] = value
+    if element is not None:
+        action = element_action(element, block_id or action_id, selected_option)
     else:
-        action["selected_option"] = selected_option
+        kind = action_type or ("button" if selected_option is None else "static_select")
+        action = {
+            "type": kind,
+            "action_id": action_id,
+            "block_id": block_id or action_id,
+            "action_ts": f"{time.time():.6f}",
+        }
+        if kind == "button":
+            action["text"] = plain_text(action_id)
+            if value is not None:
+                action["value"] = value
+        else:
+            action["selected_option"] = selected_option
     payload: dict[str, Any] = {
         "type": "block_actions",
         "user": user_object(user_id, team_id),
@@ -305,11 +312,34 @@ def block_actions_payload(
             "channel_id": channel_id,
             "is_ephemeral": message is None,
         }
-        payload["channel"] = {"id": channel_id, "name": DEFAULT_CHANNEL_NAME}
+        payload["channel"] = {"id": channel_id, "name": channel_name}
         payload["message"] = msg
         payload["response_url"] = response_url
         payload["state"] = {"values": {}}
     return payload
+
+
+def element_action(
+    element: Mapping[str, Any], block_id: str, selected_option: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """The ``actions[0]`` Slack sends when a person uses ``element`` (a button or a select)."""
+    kind = str(element.get("type") or "button")
+    action: dict[str, Any] = {
+        "type": kind,
+        "action_id": element.get("action_id") or block_id,
+        "block_id": block_id,
+        "action_ts": f"{time.time():.6f}",
+    }
+    if kind == "button":
+        action["text"] = json.loads(json.dumps(element.get("text") or plain_text("")))
+        for key in ("value", "url", "style"):
+            if element.get(key) is not None:
+                action[key] = element[key]
+    else:
+        action["selected_option"] = dict(selected_option) if selected_option is not None else None
+        if element.get("placeholder") is not None:
+            action["placeholder"] = element["placeholder"]
+    return action
 
 
 def block_actions_request(action_id: str, *, signing_secret: str = SIGNING_SECRET, **kw: Any) -> Request:
