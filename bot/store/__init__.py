@@ -4,7 +4,30 @@ SQLAlchemy Core over SQLite (the default file) or PostgreSQL (several replicas s
 Nothing secret is ever stored: no API key, password, access or sign-in token.
 """
 
-from bot.store.records import Binding, InstallRecord, InstallState, LinkRef
-from bot.store.store import Store, StoreUnavailable
+from bot.store.records import (
+    Binding,
+    CycleAction,
+    CycleEvent,
+    CycleEventState,
+    Deploy,
+    DeployState,
+    InstallRecord,
+    InstallState,
+    LinkRef,
+)
+from bot.store.store import Store, StoreUnavailable, unavailable
 
-__all__ = ["Binding", "InstallRecord", "InstallState", "LinkRef", "Store", "StoreUnavailable"]
+__all__ = [
+    "Binding",
+    "CycleAction",
+    "CycleEvent",
+    "CycleEventState",
+    "Deploy",
+    "DeployState",
+    "InstallRecord",
+    "InstallState",
+    "LinkRef",
+    "Store",
+    "StoreUnavailable",
+    "unavailable",
+]

@@ -3,22 +3,17 @@
 Safe for the bot's threads (a connection per call from the engine's pool) and for several
 processes sharing PostgreSQL: the submission key is UNIQUE, so of two replicas that record
 the same modal submission at once exactly one row is created, and the other gets that row.
-
-SQLite takes one writer at a time, and a writer that finds the lock taken sleeps in steps
-of up to 100 ms before it tries again. Writes therefore queue on a lock of their own
-(:class:`bot.store.locks.WriteLock`), handed over at once, within the process and
-between the processes (gunicorn workers, the CLI) sharing the database file.
+SQLite serialises writers itself (WAL, with a busy timeout).
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
-import threading
-import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager, nullcontext
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+import sqlite3
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
@@ -35,96 +30,90 @@ from sqlalchemy import (
     text,
     update,
 )
-from sqlalchemy.engine import Row
-from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError, SQLAlchemyError
+from sqlalchemy.dialects.postgresql import insert as _pg_insert
+from sqlalchemy.dialects.sqlite import insert as _sqlite_insert
+from sqlalchemy.engine import Row, make_url
+from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from bot.cyclr.models import AuthKind
-from bot.store import tables
-from bot.store.locks import KeyedLock, WriteLock, lock_path_for
-from bot.store.records import Binding, InstallRecord, InstallState, LinkRef
+from bot.store import schema, tables
+from bot.store.clock import Clock, aware, utcnow
+from bot.store.records import (
+    Binding,
+    CycleAction,
+    CycleEvent,
+    CycleEventState,
+    Deploy,
+    DeployState,
+    InstallRecord,
+    InstallState,
+    LinkRef,
+)
 
-__all__ = ["Store", "StoreUnavailable"]
+__all__ = ["REQUEST_TIMEOUT", "WORKER_TIMEOUT", "Store", "StoreUnavailable", "unavailable"]
 
 log = logging.getLogger(__name__)
 
-Clock = Callable[[], datetime]
-
-#: The first key of the PostgreSQL advisory locks held while an install's messages are sent
-#: (the second is the install's id); "Cy" in ASCII, to stay clear of other applications' locks.
-_MESSAGES_LOCK_SPACE = 0x4379
 
 #: Built once: recording an install is on the submission's ack, and building the statement
 #: cost as much as running it.
 _INSERT_INSTALL = insert(tables.installs).returning(*tables.installs.c)
-_INSERT_INSTALLS = insert(tables.installs).returning(*tables.installs.c, sort_by_parameter_order=True)
 
 
-@dataclass(slots=True)
-class _QueuedInsert:
-    """An install row waiting for whichever thread next holds the SQLite write lock."""
-
-    values: dict[str, Any]
-    row: Row[Any] | None = None  #: the inserted row; None when the key existed already
-    error: Exception | None = None
-    done: bool = False
-
-
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-def _aware(value: datetime | None) -> datetime | None:
-    """SQLite hands back naive datetimes; the store only ever writes UTC."""
-    if value is None:
-        return None
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
+#: Seconds any wait on the database may take on a request's path (connecting, a pooled
+#: connection, a statement, SQLite's write lock): a hung database is told to the user inside
+#: Slack's 3 s instead of holding the ack. Migrations are exempt (:mod:`bot.store.schema`).
+REQUEST_TIMEOUT = 2.0
+#: The same bound for a worker process, whose jobs nobody waits on inside 3 s.
+WORKER_TIMEOUT = 30.0
 
 
 class StoreUnavailable(Exception):
     """The database did not answer."""
 
 
+def unavailable(error: BaseException) -> bool:
+    """Whether ``error`` means the database did not answer (in time): a lost or refused
+    connection, a statement or lock wait cut off by the timeout, an exhausted pool, or an
+    SQLite file that is locked, read-only or full."""
+    if isinstance(error, StoreUnavailable | PoolTimeout):
+        return True
+    if not isinstance(error, OperationalError):
+        return False
+    # SQLite reports its schema errors as OperationalError too: those are bugs, not outages.
+    return not str(error.orig).startswith(("no such ", "table ", "duplicate column"))
+
+
 class Store:
     """State store over SQLite or PostgreSQL."""
 
-    def __init__(self, url: str, *, clock: Clock = _utcnow, engine: Engine | None = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        clock: Clock = utcnow,
+        engine: Engine | None = None,
+        timeout: float = REQUEST_TIMEOUT,
+    ) -> None:
         self.url = url
         self._clock = clock
-        self.engine = engine or _make_engine(url)
-        sqlite = self.engine.dialect.name == "sqlite"
-        database = self.engine.url.database
-        self._write_lock = WriteLock(lock_path_for(database, "writer-lock")) if sqlite else None
-        self._message_locks = KeyedLock(lock_path_for(database, "message-locks")) if sqlite else None
-        # PostgreSQL: each held message lock is a session, held while Slack answers; they have
-        # a pool of their own, so that syncs in flight never take the queries' connections.
-        self._lock_engine = None if sqlite else _make_lock_engine(self.engine)
-        self._queue_lock = threading.Lock()
-        self._queued: list[_QueuedInsert] = []
+        self.timeout = timeout
+        self.engine = engine or _make_engine(url, timeout=timeout)
 
     @contextmanager
     def _writing(self) -> Iterator[Connection]:
-        """A write transaction (committed on leaving); one at a time on SQLite."""
-        with self._write_lock or nullcontext(), self.engine.begin() as conn:
+        """A write transaction, committed on leaving."""
+        with self.engine.begin() as conn:
             yield conn
 
     def __repr__(self) -> str:
         return f"Store({self.engine.url.render_as_string(hide_password=True)!r})"
 
     def create_schema(self) -> None:
-        """Create missing tables; safe when several processes start at once.
-
-        Two processes can both see a table missing and both CREATE it; the loser gets
-        "already exists" (an IntegrityError on PostgreSQL's catalog, an OperationalError on
-        SQLite) and simply checks again.
-        """
-        for attempt in range(3):
-            try:
-                tables.metadata.create_all(self.engine, checkfirst=True)
-                return
-            except (IntegrityError, OperationalError, ProgrammingError):
-                if attempt == 2:
-                    raise
-                time.sleep(0.05 * (attempt + 1))
+        """Bring the schema to this version (:func:`bot.store.schema.upgrade`); safe when
+        several processes start at once."""
+        schema.upgrade(self.engine)
 
     def ping(self) -> None:
         """Raise :class:`StoreUnavailable` unless the database answers a trivial query."""
@@ -134,38 +123,25 @@ class Store:
         except SQLAlchemyError as error:
             raise StoreUnavailable(type(error).__name__) from error
 
+    def probe_write(self, name: str = "healthz") -> None:
+        """Raise :class:`StoreUnavailable` (with a short reason) unless the database takes a
+        write: upserts one row of ``cyclr_heartbeat``. Reads can go on working while writes
+        fail (an SQLite file that is full or read-only), so a ping alone says too little."""
+        values = {"name": name, "beat_at": self._clock()}
+        try:
+            with self.engine.begin() as conn:
+                upsert = _pg_insert if conn.dialect.name == "postgresql" else _sqlite_insert
+                statement = upsert(tables.heartbeat).values(values)
+                conn.execute(
+                    statement.on_conflict_do_update(
+                        index_elements=[tables.heartbeat.c.name], set_={"beat_at": values["beat_at"]}
+                    )
+                )
+        except SQLAlchemyError as error:
+            raise StoreUnavailable(_reason(error)) from error
+
     def close(self) -> None:
         self.engine.dispose()
-        if self._write_lock is not None:
-            self._write_lock.close()
-        if self._message_locks is not None:
-            self._message_locks.close()
-        if self._lock_engine is not None:
-            self._lock_engine.dispose()
-
-    def messages_lock(self, install_id: int) -> AbstractContextManager[None]:
-        """Held while an install's messages are posted or updated, by whichever process.
-
-        Two processes telling the same install at once (the reconciliation of each gunicorn
-        worker or replica at start-up, say) would otherwise both find no message yet and both
-        post one; the second holder finds the first one's message and updates it instead.
-        SQLite: a lock file beside the database; PostgreSQL: an advisory lock.
-        """
-        if self._message_locks is not None:
-            return self._message_locks.hold(install_id)
-        return self._advisory_lock(_MESSAGES_LOCK_SPACE, install_id)
-
-    @contextmanager
-    def _advisory_lock(self, space: int, key: int) -> Iterator[None]:
-        assert self._lock_engine is not None
-        with self._lock_engine.connect() as conn:
-            conn.execute(text("SELECT pg_advisory_lock(:space, :key)"), {"space": space, "key": key})
-            conn.commit()
-            try:
-                yield
-            finally:
-                conn.execute(text("SELECT pg_advisory_unlock(:space, :key)"), {"space": space, "key": key})
-                conn.commit()
 
     # -- installs (the audit log) --------------------------------------------------------------
 
@@ -214,48 +190,12 @@ class Store:
         return _install(row), True
 
     def _insert_install(self, values: dict[str, Any]) -> Row[Any] | None:
-        """Insert one install row; None when its submission key exists already.
-
-        On SQLite, whichever thread gets the write lock inserts every row queued by then in
-        one transaction (flat combining): a burst of submissions then pays for a transaction,
-        and for the waits on the GIL after each call into SQLite, once per batch instead of
-        once per row, and the acks waiting on those rows go out sooner.
-        """
-        mine = _QueuedInsert(values)
-        if self._write_lock is None:  # PostgreSQL: every thread writes at once
-            self._insert_batch([mine])
-        else:
-            with self._queue_lock:
-                self._queued.append(mine)
-            with self._write_lock:
-                if not mine.done:
-                    with self._queue_lock:
-                        batch, self._queued = self._queued, []
-                    self._insert_batch(batch)
-        if mine.error is not None:
-            raise mine.error
-        return mine.row
-
-    def _insert_batch(self, batch: list[_QueuedInsert]) -> None:
-        """Insert ``batch`` in one transaction, or row by row when one of them is a duplicate."""
+        """Insert one install row; None when its submission key exists already."""
         try:
             with self.engine.begin() as conn:
-                if len(batch) == 1:
-                    rows = [conn.execute(_INSERT_INSTALL, batch[0].values).one()]
-                else:
-                    rows = list(conn.execute(_INSERT_INSTALLS, [queued.values for queued in batch]))
-            for queued, row in zip(batch, rows, strict=True):
-                queued.row = row
+                return conn.execute(_INSERT_INSTALL, values).one()
         except IntegrityError:
-            if len(batch) > 1:
-                for queued in batch:
-                    self._insert_batch([queued])
-        except Exception as error:
-            for queued in batch:
-                queued.error = error
-        finally:
-            for queued in batch:
-                queued.done = True
+            return None
 
     def finish_install(
         self,
@@ -297,49 +237,22 @@ class Store:
         return self.get_install(install_id) if changed else None
 
     def mark_attempted(self, install_id: int) -> InstallRecord | None:
-        """Record that Cyclr is about to be asked (still PENDING); None when it is final already.
+        """Record that Cyclr is about to be asked (still PENDING); None when it is final already,
+        or was marked so before (another run of its job is asking Cyclr, or asked it): the
+        install POST is sent at most once per row.
 
         Reconciliation looks for the connector by name only for rows marked so: a row never
         attempted cannot have installed anything, whatever the account holds under that name.
         """
         now = self._clock()
+        c = tables.installs.c
         with self._writing() as conn:
             changed = conn.execute(
                 update(tables.installs)
-                .where(
-                    tables.installs.c.id == install_id, tables.installs.c.state == InstallState.PENDING.value
-                )
+                .where(c.id == install_id, c.state == InstallState.PENDING.value, c.attempted_at.is_(None))
                 .values(attempted_at=now, updated_at=now)
             ).rowcount
         return self.get_install(install_id) if changed else None
-
-    def mark_told(self, install_id: int, state: InstallState) -> None:
-        """The DM and team notification now show ``state``."""
-        with self._writing() as conn:
-            conn.execute(
-                update(tables.installs)
-                .where(tables.installs.c.id == install_id)
-                .values(told_state=state.value)
-            )
-
-    def installs_not_told(
-        self, *, older_than: timedelta, within: timedelta = timedelta(days=1)
-    ) -> list[InstallRecord]:
-        """Rows whose messages lag behind their state (e.g. the bot stopped in between)."""
-        c = tables.installs.c
-        now = self._clock()
-        with self.engine.connect() as conn:
-            rows = conn.execute(
-                select(tables.installs)
-                .where(
-                    (c.told_state.is_(None)) | (c.told_state != c.state),
-                    c.updated_at <= now - older_than,
-                    c.updated_at >= now - within,
-                )
-                .order_by(c.id)
-                .limit(200)
-            ).all()
-        return [_install(row) for row in rows]
 
     def mark_uninstalled(self, install_id: int, *, by: str) -> InstallRecord | None:
         with self._writing() as conn:
@@ -428,6 +341,308 @@ class Store:
             row = conn.execute(select(tables.installs).where(where)).first()
         return _install(row) if row else None
 
+    # -- cycle events (the audit log's activations, pauses and resumes) ------------------------
+
+    def begin_cycle_event(
+        self,
+        *,
+        request_key: str,
+        team_id: str,
+        user_id: str,
+        channel_id: str | None,
+        account_id: str,
+        cycle_id: str,
+        action: CycleAction,
+        interval: int | None = None,
+        run_once: bool = False,
+        cycle_name: str | None = None,
+    ) -> tuple[CycleEvent, bool]:
+        """Record a pending change of a cycle before its job runs; ``(event, created)``,
+        ``created`` False when ``request_key`` was recorded already (a repeated submission)."""
+        now = self._clock()
+        values: dict[str, Any] = {
+            "request_key": request_key[:255],
+            "team_id": team_id,
+            "user_id": user_id,
+            "channel_id": channel_id,
+            "account_id": account_id,
+            "cycle_id": cycle_id,
+            "cycle_name": cycle_name[:255] if cycle_name else None,
+            "action": action.value,
+            "interval": interval,
+            "run_once": run_once,
+            "state": CycleEventState.PENDING.value,
+            "created_at": now,
+            "updated_at": now,
+        }
+        try:
+            with self.engine.begin() as conn:
+                row = conn.execute(
+                    insert(tables.cycle_events).returning(*tables.cycle_events.c), values
+                ).one()
+        except IntegrityError:
+            existing = self._one_cycle_event(tables.cycle_events.c.request_key == values["request_key"])
+            if existing is None:  # pragma: no cover - the unique row vanished: only by hand
+                raise LookupError(f"cycle event {request_key} was recorded and is gone") from None
+            return existing, False
+        return _cycle_event(row), True
+
+    def finish_cycle_event(
+        self,
+        event_id: int,
+        state: CycleEventState,
+        *,
+        reason: str | None = None,
+        cycle_name: str | None = None,
+        interval: int | None = None,
+    ) -> CycleEvent | None:
+        """Record how a cycle change ended (a pending row only: the first outcome stands)."""
+        c = tables.cycle_events.c
+        values: dict[str, Any] = {"state": state.value, "reason": reason, "updated_at": self._clock()}
+        if cycle_name:
+            values["cycle_name"] = cycle_name[:255]
+        if interval is not None:
+            values["interval"] = interval
+        with self._writing() as conn:
+            conn.execute(
+                update(tables.cycle_events)
+                .where(c.id == event_id, c.state == CycleEventState.PENDING.value)
+                .values(**values)
+            )
+        return self.get_cycle_event(event_id)
+
+    def set_cycle_event_message(self, event_id: int, *, notify_channel: str, notify_ts: str) -> None:
+        with self._writing() as conn:
+            conn.execute(
+                update(tables.cycle_events)
+                .where(tables.cycle_events.c.id == event_id)
+                .values(notify_channel=notify_channel, notify_ts=notify_ts)
+            )
+
+    def get_cycle_event(self, event_id: int) -> CycleEvent | None:
+        return self._one_cycle_event(tables.cycle_events.c.id == event_id)
+
+    def recent_cycle_events(
+        self, team_id: str, *, limit: int = 10, account_ids: Iterable[str] | None = None
+    ) -> list[CycleEvent]:
+        """The team's newest cycle changes; only those in ``account_ids`` when given."""
+        c = tables.cycle_events.c
+        query = select(tables.cycle_events).where(c.team_id == team_id)
+        if account_ids is not None:
+            query = query.where(c.account_id.in_(sorted(account_ids)))
+        with self.engine.connect() as conn:
+            rows = conn.execute(query.order_by(c.id.desc()).limit(limit)).all()
+        return [_cycle_event(row) for row in rows]
+
+    def last_intervals(self, account_id: str, cycle_ids: Iterable[str]) -> dict[str, int]:
+        """Cycle id → the interval (minutes) it was last started with from Slack, for the
+        cycles that ever were (what *Resume* starts them with again)."""
+        wanted = sorted(set(cycle_ids))
+        if not wanted:
+            return {}
+        c = tables.cycle_events.c
+        query = (
+            select(c.cycle_id, c.interval)
+            .where(
+                c.account_id == account_id,
+                c.cycle_id.in_(wanted),
+                c.state == CycleEventState.DONE.value,
+                c.action.in_((CycleAction.ACTIVATE.value, CycleAction.RESUME.value)),
+                c.interval.is_not(None),
+            )
+            .order_by(c.id)
+        )
+        with self.engine.connect() as conn:
+            return {str(row.cycle_id): int(row.interval) for row in conn.execute(query)}
+
+    def latest_cycle_event(self, account_id: str, cycle_id: str) -> CycleEvent | None:
+        """The newest change of one cycle asked for in Slack, if any."""
+        c = tables.cycle_events.c
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(tables.cycle_events)
+                .where(c.account_id == account_id, c.cycle_id == cycle_id)
+                .order_by(c.id.desc())
+                .limit(1)
+            ).first()
+        return _cycle_event(row) if row else None
+
+    def _one_cycle_event(self, where: Any) -> CycleEvent | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(tables.cycle_events).where(where)).first()
+        return _cycle_event(row) if row else None
+
+    # -- template deploys ----------------------------------------------------------------------
+
+    def begin_deploy(
+        self,
+        *,
+        request_key: str,
+        team_id: str,
+        user_id: str,
+        channel_id: str | None,
+        account_id: str,
+        template_id: str,
+        template_name: str,
+    ) -> tuple[Deploy, bool]:
+        """Record a pending deploy before anything is sent to Cyclr; ``(deploy, created)``,
+        ``created`` False when ``request_key`` was recorded already (a double submit)."""
+        now = self._clock()
+        values: dict[str, Any] = {
+            "request_key": request_key[:255],
+            "team_id": team_id,
+            "user_id": user_id,
+            "channel_id": channel_id,
+            "account_id": account_id,
+            "template_id": template_id[:255],
+            "template_name": (template_name or template_id)[:255],
+            "state": DeployState.PENDING.value,
+            "created_at": now,
+            "updated_at": now,
+        }
+        try:
+            with self.engine.begin() as conn:
+                row = conn.execute(insert(tables.deploys).returning(*tables.deploys.c), values).one()
+        except IntegrityError:
+            existing = self._one_deploy(tables.deploys.c.request_key == values["request_key"])
+            if existing is None:  # pragma: no cover - the unique row vanished: only by hand
+                raise LookupError(f"deploy {request_key} was recorded and is gone") from None
+            return existing, False
+        return _deploy(row), True
+
+    def get_deploy(self, deploy_id: int) -> Deploy | None:
+        return self._one_deploy(tables.deploys.c.id == deploy_id)
+
+    def mark_deploy_attempted(self, deploy_id: int) -> bool:
+        """Compare-and-set: True for the one caller that may now send the install to Cyclr."""
+        d = tables.deploys.c
+        now = self._clock()
+        with self._writing() as conn:
+            changed = conn.execute(
+                update(tables.deploys)
+                .where(d.id == deploy_id, d.state == DeployState.PENDING.value, d.attempted_at.is_(None))
+                .values(attempted_at=now, updated_at=now)
+            ).rowcount
+        return bool(changed)
+
+    def finish_deploy(
+        self,
+        deploy_id: int,
+        state: DeployState,
+        *,
+        reason: str | None = None,
+        cycle_id: str | None = None,
+        cycle_name: str | None = None,
+    ) -> Deploy | None:
+        """Record how a deploy ended (a pending row only: the first outcome stands).
+
+        A cycle is claimed by one row only: when another deploy holds ``cycle_id`` already,
+        nothing changes (the row stays pending; :meth:`get_deploy` shows it so)."""
+        d = tables.deploys.c
+        values: dict[str, Any] = {"state": state.value, "reason": reason, "updated_at": self._clock()}
+        if cycle_id:
+            values["cycle_id"] = cycle_id[:255]
+        if cycle_name:
+            values["cycle_name"] = cycle_name[:255]
+        try:
+            with self._writing() as conn:
+                conn.execute(
+                    update(tables.deploys)
+                    .where(d.id == deploy_id, d.state == DeployState.PENDING.value)
+                    .values(**values)
+                )
+        except IntegrityError:
+            if not cycle_id:
+                raise
+            log.info("deploy %s: cycle %s is another deploy's", deploy_id, cycle_id)
+        return self.get_deploy(deploy_id)
+
+    def deploys_in_flight(self, account_id: str, template_id: str) -> list[Deploy]:
+        """Pending deploys of ``template_id`` into ``account_id`` whose install was sent."""
+        d = tables.deploys.c
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(tables.deploys)
+                .where(
+                    d.account_id == account_id,
+                    d.template_id == template_id,
+                    d.state == DeployState.PENDING.value,
+                    d.attempted_at.is_not(None),
+                )
+                .order_by(d.id)
+            ).all()
+        return [_deploy(row) for row in rows]
+
+    def set_deploy_messages(
+        self,
+        deploy_id: int,
+        *,
+        dm: tuple[str, str] | None = None,
+        notify: tuple[str, str] | None = None,
+    ) -> None:
+        values: dict[str, Any] = {}
+        if dm is not None:
+            values.update(dm_channel=dm[0], dm_ts=dm[1])
+        if notify is not None:
+            values.update(notify_channel=notify[0], notify_ts=notify[1])
+        if not values:
+            return
+        with self._writing() as conn:
+            conn.execute(update(tables.deploys).where(tables.deploys.c.id == deploy_id).values(**values))
+
+    def claimed_cycles(self, account_id: str) -> set[str]:
+        """The cycles of ``account_id`` that deploys already account for."""
+        d = tables.deploys.c
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(d.cycle_id).where(d.account_id == account_id, d.cycle_id.is_not(None))
+            ).all()
+        return {str(row.cycle_id) for row in rows}
+
+    def pending_deploys(self, *, older_than: timedelta) -> list[Deploy]:
+        d = tables.deploys.c
+        cutoff = self._clock() - older_than
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(tables.deploys)
+                .where(d.state == DeployState.PENDING.value, d.created_at < cutoff)
+                .order_by(d.id)
+                .limit(100)
+            ).all()
+        return [_deploy(row) for row in rows]
+
+    def deploys_of_cycle(self, account_id: str, cycle_id: str) -> list[Deploy]:
+        d = tables.deploys.c
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(tables.deploys)
+                .where(d.account_id == account_id, d.cycle_id == cycle_id)
+                .order_by(d.id)
+            ).all()
+        return [_deploy(row) for row in rows]
+
+    def open_deploys(self, account_id: str, *, since: timedelta) -> list[Deploy]:
+        """Deploys into ``account_id`` made within ``since`` whose checklist may still change."""
+        d = tables.deploys.c
+        cutoff = self._clock() - since
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(tables.deploys)
+                .where(
+                    d.account_id == account_id,
+                    d.state == DeployState.DEPLOYED.value,
+                    d.created_at >= cutoff,
+                )
+                .order_by(d.id.desc())
+                .limit(50)
+            ).all()
+        return [_deploy(row) for row in rows]
+
+    def _one_deploy(self, where: Any) -> Deploy | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(tables.deploys).where(where)).first()
+        return _deploy(row) if row else None
+
     # -- channel bindings ----------------------------------------------------------------------
 
     def bind_channel(self, *, team_id: str, channel_id: str, account_id: str, bound_by: str) -> Binding:
@@ -465,9 +680,21 @@ class Store:
             row = conn.execute(select(b).where(b.c.team_id == team_id, b.c.channel_id == channel_id)).first()
         if row is None:
             return None
-        bound_at = _aware(row.bound_at)
+        bound_at = aware(row.bound_at)
         assert bound_at is not None
         return Binding(row.team_id, row.channel_id, row.account_id, row.bound_by, bound_at)
+
+    def bindings(self) -> list[Binding]:
+        """Every channel binding, oldest first."""
+        b = tables.bindings
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(b).order_by(b.c.bound_at)).all()
+        found = []
+        for row in rows:
+            bound_at = aware(row.bound_at)
+            assert bound_at is not None
+            found.append(Binding(row.team_id, row.channel_id, row.account_id, row.bound_by, bound_at))
+        return found
 
     # -- authorisation link refs ---------------------------------------------------------------
     #
@@ -524,6 +751,16 @@ class Store:
         with self.engine.connect() as conn:
             row = conn.execute(select(tables.links).where(tables.links.c.ref_hash == ref_hash)).first()
         return _link(row) if row else None
+
+    def links_by_ids(self, ids: Iterable[int]) -> list[LinkRef]:
+        wanted = list(ids)
+        if not wanted:
+            return []
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(tables.links).where(tables.links.c.id.in_(wanted)).order_by(tables.links.c.id)
+            ).all()
+        return [_link(row) for row in rows]
 
     def link_by_return(self, return_hash: str) -> LinkRef | None:
         with self.engine.connect() as conn:
@@ -661,43 +898,66 @@ class Store:
 #: SQLite connections kept per process, and how many more may open at once.
 SQLITE_POOL_SIZE = 20
 SQLITE_POOL_OVERFLOW = 40
-#: PostgreSQL sessions holding message locks per process, kept and at most; a sync beyond
-#: them waits its turn (up to a minute) for one to end.
-LOCK_POOL_SIZE = 8
-LOCK_POOL_OVERFLOW = 8
 
 
-def _make_lock_engine(engine: Engine) -> Engine:
-    """An engine on ``engine``'s database for the sessions that hold advisory locks."""
-    return create_engine(
-        engine.url,
-        pool_pre_ping=True,
-        pool_size=LOCK_POOL_SIZE,
-        max_overflow=LOCK_POOL_OVERFLOW,
-        pool_timeout=60,
-    )
+def _reason(error: SQLAlchemyError) -> str:
+    """A short, one-line reason from a database error (the driver's words, not the statement)."""
+    cause = getattr(error, "orig", None) or error
+    words = (str(cause).strip().splitlines() or [""])[0][:120]
+    return f"{type(cause).__name__}: {words}" if words else type(cause).__name__
 
 
-def _make_engine(url: str) -> Engine:
+def _make_engine(url: str, *, timeout: float = REQUEST_TIMEOUT) -> Engine:
+    """An engine whose every wait is bounded by ``timeout`` seconds."""
     if url.startswith("sqlite"):
-        # Connections kept open: the request, job and urgent threads read at the same moment
-        # in a burst, and an SQLite connection is only a file handle, while each one opened
-        # past the pool (and closed again after) costs its open and pragmas inside an ack.
+        # Connections kept open: request and job threads read at the same moment in a burst,
+        # and an SQLite connection is only a file handle, while each one opened past the pool
+        # (and closed again after) costs its open and pragmas inside an ack.
         in_memory = ":memory:" in url or url in ("sqlite://", "sqlite:///")
-        pool = {} if in_memory else {"pool_size": SQLITE_POOL_SIZE, "max_overflow": SQLITE_POOL_OVERFLOW}
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, **pool)
+        pool: dict[str, Any] = {}
+        if not in_memory:
+            pool = {"pool_size": SQLITE_POOL_SIZE, "max_overflow": SQLITE_POOL_OVERFLOW}
+            pool["pool_timeout"] = timeout
+        busy_ms = int(timeout * 1000)
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": timeout}, **pool)
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
             cursor = dbapi_connection.cursor()
             if not in_memory:
-                cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA busy_timeout=30000")
+                # Another process may be switching this new file to WAL this moment: the switch
+                # needs the file to itself and does not wait for a busy handler. WAL is kept
+                # in the file, so this connection is in WAL mode too.
+                with contextlib.suppress(sqlite3.OperationalError):
+                    cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute(f"PRAGMA busy_timeout={busy_ms}")
             cursor.execute("PRAGMA synchronous=NORMAL")  # with WAL: durable across crashes, not power loss
             cursor.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+    return create_engine(
+        _with_statement_timeout(url, timeout),
+        pool_pre_ping=True,
+        pool_size=5,
+        max_overflow=10,
+        pool_timeout=timeout,
+    )
+
+
+def _with_statement_timeout(url: str, timeout: float) -> Any:
+    """The PostgreSQL URL with a connect timeout (unless it names one) and the session's
+    ``statement_timeout`` added to its ``options`` (kept: e.g. a ``search_path``)."""
+    parsed = make_url(url)
+    query = dict(parsed.query)
+    if "connect_timeout" not in query:
+        query["connect_timeout"] = str(max(2, round(timeout)))  # libpq's least is 2 s
+    options = query.get("options") or ""
+    if isinstance(options, tuple):
+        options = " ".join(options)
+    if "statement_timeout" not in options:
+        options = f"{options} -c statement_timeout={int(timeout * 1000)}".strip()
+    query["options"] = options
+    return parsed.set(query=query)
 
 
 def _install(row: Row[Any]) -> InstallRecord:
@@ -705,7 +965,7 @@ def _install(row: Row[Any]) -> InstallRecord:
         kind = AuthKind(row.auth_kind)
     except ValueError:
         kind = AuthKind.UNKNOWN
-    created_at, updated_at = _aware(row.created_at), _aware(row.updated_at)
+    created_at, updated_at = aware(row.created_at), aware(row.updated_at)
     assert created_at is not None and updated_at is not None
     return InstallRecord(
         id=row.id,
@@ -729,13 +989,62 @@ def _install(row: Row[Any]) -> InstallRecord:
         dm_channel=row.dm_channel,
         dm_ts=row.dm_ts,
         uninstalled_by=row.uninstalled_by,
-        attempted_at=_aware(row.attempted_at),
-        told_state=row.told_state,
+        attempted_at=aware(row.attempted_at),
+    )
+
+
+def _cycle_event(row: Row[Any]) -> CycleEvent:
+    created_at, updated_at = aware(row.created_at), aware(row.updated_at)
+    assert created_at is not None and updated_at is not None
+    return CycleEvent(
+        id=int(row.id),
+        request_key=row.request_key,
+        team_id=row.team_id,
+        user_id=row.user_id,
+        channel_id=row.channel_id,
+        account_id=row.account_id,
+        cycle_id=row.cycle_id,
+        cycle_name=row.cycle_name,
+        action=CycleAction(row.action),
+        interval=int(row.interval) if row.interval is not None else None,
+        run_once=bool(row.run_once),
+        state=CycleEventState(row.state),
+        reason=row.reason,
+        created_at=created_at,
+        updated_at=updated_at,
+        notify_channel=row.notify_channel,
+        notify_ts=row.notify_ts,
+    )
+
+
+def _deploy(row: Row[Any]) -> Deploy:
+    created_at, updated_at = aware(row.created_at), aware(row.updated_at)
+    assert created_at is not None and updated_at is not None
+    return Deploy(
+        id=int(row.id),
+        request_key=row.request_key,
+        team_id=row.team_id,
+        user_id=row.user_id,
+        channel_id=row.channel_id,
+        account_id=row.account_id,
+        template_id=row.template_id,
+        template_name=row.template_name,
+        state=DeployState(row.state),
+        reason=row.reason,
+        cycle_id=row.cycle_id,
+        cycle_name=row.cycle_name,
+        attempted_at=aware(row.attempted_at),
+        created_at=created_at,
+        updated_at=updated_at,
+        dm_channel=row.dm_channel,
+        dm_ts=row.dm_ts,
+        notify_channel=row.notify_channel,
+        notify_ts=row.notify_ts,
     )
 
 
 def _link(row: Row[Any]) -> LinkRef:
-    created_at, expires_at = _aware(row.created_at), _aware(row.expires_at)
+    created_at, expires_at = aware(row.created_at), aware(row.expires_at)
     assert created_at is not None and expires_at is not None
     return LinkRef(
         id=int(row.id),
@@ -747,10 +1056,10 @@ def _link(row: Row[Any]) -> LinkRef:
         install_id=row.install_id,
         created_at=created_at,
         expires_at=expires_at,
-        revoked_at=_aware(row.revoked_at),
+        revoked_at=aware(row.revoked_at),
         dm_channel=row.dm_channel,
         dm_ts=row.dm_ts,
-        authenticated_at=_aware(row.authenticated_at),
-        armed_until=_aware(row.armed_until),
-        minted_at=_aware(row.minted_at),
+        authenticated_at=aware(row.authenticated_at),
+        armed_until=aware(row.armed_until),
+        minted_at=aware(row.minted_at),
     )

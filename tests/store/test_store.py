@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-import contextlib
 import multiprocessing
+import sqlite3
 import threading
-import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, event
+from sqlalchemy import text as sql
+from sqlalchemy.exc import OperationalError
 
 from bot.cyclr.models import AuthKind
-from bot.store import InstallState, Store
+from bot.store import InstallState, Store, unavailable
 
 
 def _begin(store: Store, key: str, **overrides: Any) -> Any:
@@ -76,90 +77,6 @@ def test_concurrent_threads_record_one_row(store: Store) -> None:
     assert store.count_installs() == 9
 
 
-def _no_busy_wait_store(url: str) -> Store:
-    """A store on ``url`` whose SQLite connections fail at once on a locked database."""
-    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 0})
-
-    @event.listens_for(engine, "connect")
-    def _wal(dbapi_connection: Any, _record: Any) -> None:
-        dbapi_connection.execute("PRAGMA journal_mode=WAL")  # as the store's own engine, but no busy wait
-
-    return Store(url, engine=engine)
-
-
-def test_threads_writing_at_once_queue_on_the_stores_lock_not_sqlites(tmp_path: Any) -> None:
-    """SQLite's own wait for a busy database sleeps in steps of up to 100 ms; the store's
-    threads must never meet it. With that wait switched off, 16 threads all writing at once
-    would fail with "database is locked" unless the store queues them itself."""
-    store = _no_busy_wait_store(f"sqlite:///{tmp_path / 'writers.db'}")
-    store.create_schema()
-    errors: list[Exception] = []
-    barrier = threading.Barrier(16)
-
-    def write(n: int) -> None:
-        barrier.wait()
-        try:
-            for i in range(5):
-                record, created = _begin(store, f"V-{n}-{i}", user_id=f"U{n}")
-                assert created and (record.submission_key, record.user_id) == (f"V-{n}-{i}", f"U{n}")
-                store.mark_attempted(record.id)
-        except Exception as error:  # noqa: BLE001 - collected and asserted below
-            errors.append(error)
-
-    threads = [threading.Thread(target=write, args=(n,)) for n in range(16)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert errors == []
-    assert store.count_installs() == 80
-    store.close()
-
-
-def _write_from_process(url: str, n: int, barrier: Any, out: Any) -> None:
-    store = _no_busy_wait_store(url)
-    errors: list[str] = []
-
-    def write(t: int) -> None:
-        try:
-            for i in range(5):
-                record, created = _begin(store, f"V-{n}-{t}-{i}")
-                assert created
-                store.mark_attempted(record.id)
-        except Exception as error:  # noqa: BLE001 - reported to the parent
-            errors.append(repr(error))
-
-    threads = [threading.Thread(target=write, args=(t,)) for t in range(8)]
-    barrier.wait()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    out.put(errors)
-    store.close()
-
-
-def test_processes_writing_at_once_queue_on_the_lock_file_not_sqlites_wait(tmp_path: Any) -> None:
-    """Two gunicorn workers on one SQLite file: with SQLite's busy wait switched off, their
-    writes at the same moment fail with "database is locked" unless the store queues them
-    across processes too (the writer lock file beside the database)."""
-    url = f"sqlite:///{tmp_path / 'two-writers.db'}"
-    setup = _no_busy_wait_store(url)
-    setup.create_schema()
-    ctx = multiprocessing.get_context("spawn")
-    barrier, out = ctx.Barrier(3), ctx.Queue()
-    procs = [ctx.Process(target=_write_from_process, args=(url, n, barrier, out)) for n in range(3)]
-    for p in procs:
-        p.start()
-    for p in procs:
-        p.join(60)
-    assert all(p.exitcode == 0 for p in procs)
-    assert [out.get(timeout=5) for _ in procs] == [[], [], []]
-    assert setup.count_installs() == 3 * 8 * 5
-    assert (tmp_path / "two-writers.db.writer-lock").exists()
-    setup.close()
-
-
 @pytest.mark.parametrize("url", ["sqlite://", "sqlite:///:memory:"])
 def test_an_in_memory_database_works_too(url: str) -> None:
     store = Store(url)
@@ -167,53 +84,6 @@ def test_an_in_memory_database_works_too(url: str) -> None:
     record, created = _begin(store, "V-mem")
     assert created and store.get_install(record.id) == record
     store.close()
-
-
-def _hold_messages_lock(url: str, install_id: int, out: Any) -> None:
-    store = Store(url)
-    with store.messages_lock(install_id):
-        out.put(time.time())
-    store.close()
-
-
-def test_one_process_at_a_time_holds_an_installs_messages_lock(store_url: str) -> None:
-    store = Store(store_url)
-    ctx = multiprocessing.get_context("spawn")
-    out = ctx.Queue()
-    try:
-        with store.messages_lock(41):
-            other = ctx.Process(target=_hold_messages_lock, args=(store_url, 42, out))
-            other.start()
-            assert out.get(timeout=30) > 0  # another install's lock is free meanwhile
-            other.join(30)
-            same = ctx.Process(target=_hold_messages_lock, args=(store_url, 41, out))
-            same.start()
-            time.sleep(1.0)  # time for the process to start and reach the lock
-            assert out.empty(), "another process took install 41's lock while it was held"
-            released = time.time()
-        assert out.get(timeout=30) >= released
-        same.join(30)
-        assert (other.exitcode, same.exitcode) == (0, 0)
-    finally:
-        store.close()
-
-
-def test_message_locks_held_meanwhile_leave_the_queries_their_connections(store_url: str) -> None:
-    """A message sync holds its lock while it talks to Slack (seconds when Slack is slow), and
-    the job runner syncs many installs at once; on PostgreSQL each held lock is a session.
-    Those must not take the connections the store's queries need, even from a small pool."""
-    engine = create_engine(store_url, pool_size=2, max_overflow=0, pool_timeout=2)
-    store = Store(store_url, engine=engine)
-    store.create_schema()
-    record, _ = _begin(store, "V-held")
-    try:
-        with contextlib.ExitStack() as held:
-            for install_id in range(100, 105):
-                held.enter_context(store.messages_lock(install_id))
-            assert store.get_install(record.id) == record
-            store.mark_told(record.id, InstallState.PENDING)
-    finally:
-        store.close()
 
 
 def test_final_state_is_not_overwritten_when_only_if_pending(store: Store) -> None:
@@ -382,3 +252,24 @@ def test_processes_starting_together_all_create_the_schema(store_url: str) -> No
     for p in procs:
         p.join(60)
     assert [out.get(timeout=5) for _ in procs] == ["ok"] * 4
+
+
+def test_unavailable_tells_an_outage_from_a_schema_error(tmp_path: Path) -> None:
+    """Store errors an ack answers with "try again in a minute" (bot.slack.listeners.errors)."""
+    path = tmp_path / "u.db"
+    store = Store(f"sqlite:///{path}", timeout=0.2)
+    store.create_schema()
+    with pytest.raises(OperationalError) as missing, store.engine.connect() as conn:
+        conn.execute(sql("SELECT * FROM no_such_table"))
+    assert not unavailable(missing.value)
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    try:
+        with pytest.raises(OperationalError) as locked:
+            store.bind_channel(team_id="T1", channel_id="C1", account_id="a", bound_by="U1")
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+        store.close()
+    assert unavailable(locked.value)
+    assert not unavailable(ValueError("no"))
