@@ -1,6 +1,10 @@
-"""Builds the running bot from settings: services, the Slack app, and the chosen mode.
+"""Builds the running bot from settings: services, the Slack app, the worker, the processes.
 
 This is the composition root; nothing below it reads the environment.
+
+``cyclr-bot run`` is intake (Socket Mode or gunicorn's web workers: verify, check access,
+ack, record what must happen) plus one worker process (``cyclr-bot worker``: every job in
+the queue), started and restarted by the ``run`` process unless ``--no-worker``.
 """
 
 from __future__ import annotations
@@ -8,6 +12,8 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,34 +21,43 @@ from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
+from bot.after_ack import AfterAck
 from bot.config import Settings
 from bot.cyclr import CyclrClient
-from bot.jobs import Foreground, JobRunner
 from bot.services.accounts import AccountDirectory
+from bot.services.alerts import AlertService
 from bot.services.catalogue import CatalogueCache
 from bot.services.container import Services
+from bot.services.health import HealthService
 from bot.services.installs import InstallService
 from bot.services.links import LinkService
+from bot.services.notifier import QueueNotifier
+from bot.services.templates import TemplateLibrary
 from bot.store import Store
+from bot.store.alerts import AlertLedger
+from bot.store.health import HealthLedger
+from bot.store.queue import JobQueue, process_id
+from bot.store.store import WORKER_TIMEOUT
 
-__all__ = ["Maintenance", "build_services", "cyclr_context", "run_bot", "start_sandbox"]
+__all__ = [
+    "WorkerProcess",
+    "build_services",
+    "build_worker",
+    "cyclr_context",
+    "run_bot",
+    "run_worker",
+    "start_sandbox",
+    "wait_idle",
+]
 
 log = logging.getLogger(__name__)
 
-#: How often pending installs are reconciled, and how old a row must be first.
-RECONCILE_EVERY = 60.0
-RECONCILE_AFTER = timedelta(seconds=30)
-#: The urgent lane (``views.open`` after an ack): each call takes milliseconds, so a few
-#: threads keep up with a burst; a backlog this deep would outlast the 3-s triggers anyway.
-URGENT_WORKERS = 8
-URGENT_BACKLOG = 200
-#: Longest a job waits for the acks in flight to go out first (see :mod:`bot.jobs`); the
-#: urgent lane's is shorter, since its trigger is already ticking, and so is the quiet it
-#: waits for after the last ack (the jobs' is the foreground's 50 ms): a lone user's modal
-#: opens at most 20 ms after their ack.
-JOB_YIELD = 0.5
-URGENT_YIELD = 0.3
-URGENT_SETTLE = 0.02
+#: Threads for the short work an intake process does just after an ack (see bot.after_ack).
+AFTER_ACK_THREADS = 16
+#: Seconds a sign-in link's connector is watched for authorisation.
+WATCH_FOR = 15 * 60.0
+#: The environment variable that tells a worker child that its Cyclr is the parent's sandbox.
+SANDBOX_ENV = "CYCLR_BOT_SANDBOX"
 
 
 def start_sandbox(settings: Settings) -> tuple[Settings, Any]:
@@ -91,19 +106,24 @@ def cyclr_context(settings: Settings) -> Iterator[tuple[Settings, CyclrClient]]:
 def build_services(
     settings: Settings, *, cyclr: CyclrClient | None = None, store: Store | None = None
 ) -> Services:
-    """Wire the services; creates the database schema."""
+    """Wire the services; brings the database schema up to date."""
     cyclr = cyclr or make_cyclr_client(settings)
     store = store or Store(settings.database_url)
     store.create_schema()
-    installs = InstallService(cyclr, store, grace=timedelta(seconds=settings.reconcile_grace))
-    foreground = Foreground()
+    queue = JobQueue(store.engine)
+    notifier = QueueNotifier(queue, watch_for=WATCH_FOR)
+    installs = InstallService(
+        cyclr, store, notifier=notifier, grace=timedelta(seconds=settings.reconcile_grace)
+    )
     return Services(
         settings=settings,
         cyclr=cyclr,
         store=store,
+        queue=queue,
         catalogue=CatalogueCache(
             lambda account_id: cyclr.list_connectors(account_id), ttl=settings.catalogue_ttl
         ),
+        templates=TemplateLibrary(lambda account_id: cyclr.list_templates(account_id)),
         accounts=AccountDirectory(
             cyclr.list_accounts,
             store,
@@ -111,74 +131,155 @@ def build_services(
             ttl=settings.catalogue_ttl,
         ),
         installs=installs,
-        links=LinkService(cyclr, settings, store, installs),
-        jobs=JobRunner(workers=settings.workers, foreground=foreground, yield_for=JOB_YIELD),
-        urgent=JobRunner(
-            workers=URGENT_WORKERS,
-            max_pending=URGENT_BACKLOG,
-            name="cyclr-urgent",
-            foreground=foreground,
-            yield_for=URGENT_YIELD,
-            settle=URGENT_SETTLE,
+        links=LinkService(cyclr, settings, store, installs, notifier=notifier, watch_for=WATCH_FOR),
+        health=HealthService(
+            cyclr, store, HealthLedger(store.engine), notifier, default_account_id=settings.cyclr_account_id
         ),
-        foreground=foreground,
+        alerts=AlertService(cyclr, AlertLedger(store.engine), queue, settings),
+        notifier=notifier,
+        after_ack=AfterAck(threads=AFTER_ACK_THREADS),
+        owner=process_id(),
     )
 
 
-class Maintenance:
-    """Start-up warm-up and the reconciliation timer, on one daemon thread."""
+def build_worker(services: Services, messenger: Any = None) -> Any:
+    """The consumer that runs every job kind, with the timed ones on their schedule."""
+    from bot.slack.alerts import AlertJobs
+    from bot.slack.app import make_messenger
+    from bot.slack.cycles import CycleJobs
+    from bot.slack.deploys import DeployJobs
+    from bot.slack.health import HealthJobs
+    from bot.slack.jobs import SlackJobs
+    from bot.slack.replies import CommandReplies
+    from bot.worker import Consumer, Registry
+    from bot.worker.timed import register_timed, schedule_for
 
-    def __init__(self, services: Services, *, every: float = RECONCILE_EVERY) -> None:
-        self.services = services
-        self.every = every
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="cyclr-maintenance", daemon=True)
-
-    def start(self) -> Maintenance:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._stop.set()
-
-    def _run(self) -> None:
-        services = self.services
-        services.catalogue.prime(services.accounts.default_account_id)
-        first = True
-        while not self._stop.is_set():
-            try:
-                if services.accounts.cached() is None:
-                    services.accounts.all()
-                settled = services.installs.reconcile_pending(
-                    older_than=timedelta(0) if first else min(RECONCILE_AFTER, timedelta(seconds=self.every))
-                )
-                if settled:
-                    log.info("reconciled %d pending install(s)", len(settled))
-                retold = services.installs.retell(older_than=timedelta(0) if first else timedelta(seconds=5))
-                if retold:
-                    log.info("re-sent the messages of %d install(s)", retold)
-            except Exception:
-                log.warning("maintenance pass failed; will try again", exc_info=True)
-            first = False
-            self._stop.wait(self.every)
+    registry = Registry()
+    messenger = messenger or make_messenger(services)
+    SlackJobs(services, messenger).register(registry)
+    CommandReplies(services, messenger).register(registry)
+    HealthJobs(services, messenger).register(registry)
+    AlertJobs(services, messenger).register(registry)
+    CycleJobs(services, messenger).register(registry)
+    DeployJobs(services, messenger).register(registry)
+    register_timed(registry, services)
+    return Consumer(
+        services.queue,
+        registry,
+        threads=services.settings.workers,
+        lease=services.settings.job_lease,
+        schedule=schedule_for(services),
+        owner=services.owner,
+    )
 
 
 def build_bot(settings: Settings) -> tuple[Services, Any, Any]:
-    """Services, Bolt app and messenger for one process, with maintenance running."""
+    """Services, Bolt app and messenger for one intake process."""
     from bot.slack.app import create_app
 
     services = build_services(settings)
     app, messenger = create_app(services)
-    Maintenance(services, every=settings.reconcile_every).start()
+    services.catalogue.prime(services.accounts.default_account_id)
     return services, app, messenger
 
 
-def run_bot(settings: Settings, *, http: bool, host: str = "0.0.0.0") -> int:
-    """Start in Socket Mode or HTTP mode and block until stopped."""
+#: Seconds a stopping worker lets its running jobs finish; what is left is claimed again by
+#: another worker when its lease runs out.
+WORKER_DRAIN = 20
+
+
+def run_worker(settings: Settings) -> int:
+    """``cyclr-bot worker``: run jobs until SIGTERM or SIGINT, then let running ones finish."""
+    # Its jobs wait on nobody's 3 s: the store's waits are bounded more loosely than intake's.
+    services = build_services(settings, store=Store(settings.database_url, timeout=WORKER_TIMEOUT))
+    consumer = build_worker(services).start()
+    log.info("worker running (%d threads)", settings.workers)
+    _wait_for_signal()
+    log.info("worker stopping: letting running jobs finish (up to %d s)", WORKER_DRAIN)
+    consumer.stop(wait=WORKER_DRAIN)
+    services.close()
+    log.info("worker stopped")
+    return 0
+
+
+class WorkerProcess:
+    """The ``cyclr-bot worker`` child of ``cyclr-bot run``, restarted when it dies."""
+
+    def __init__(self, settings: Settings, *, env_file: str | None) -> None:
+        self._env = dict(os.environ)
+        if settings.sandbox:  # the child talks to this process's sandbox, and says so
+            self._env.update(
+                CYCLR_API_URL=settings.cyclr_api_url,
+                CYCLR_SERVICE_URL=settings.cyclr_service_url,
+                CYCLR_CLIENT_ID=settings.cyclr_client_id,
+                CYCLR_CLIENT_SECRET=settings.cyclr_client_secret,
+                CYCLR_ACCOUNT_ID=settings.cyclr_account_id,
+                **{SANDBOX_ENV: "1"},
+            )
+        self._env.setdefault("SLACK_BOT_TOKEN", settings.slack_bot_token)
+        self._command = [sys.executable, "-m", "bot"]
+        if env_file:
+            self._command += ["--env-file", env_file]
+        self._command.append("worker")
+        self._stopping = threading.Event()
+        self._child: subprocess.Popen[bytes] | None = None
+        self._thread = threading.Thread(target=self._supervise, name="worker-supervisor", daemon=True)
+
+    def start(self) -> WorkerProcess:
+        self._thread.start()
+        return self
+
+    def _supervise(self) -> None:
+        delay = 1.0
+        while not self._stopping.is_set():
+            self._child = subprocess.Popen(self._command, env=self._env, stdin=subprocess.DEVNULL)
+            code = self._child.wait()
+            if self._stopping.is_set():
+                return
+            log.warning("the worker process exited (%s); starting another in %.0f s", code, delay)
+            self._stopping.wait(delay)
+            delay = min(delay * 2, 30.0)
+
+    def stop(self, timeout: float = 25.0) -> None:
+        self._stopping.set()
+        child = self._child
+        if child is not None and child.poll() is None:
+            child.terminate()
+            try:
+                child.wait(timeout)
+            except subprocess.TimeoutExpired:
+                child.kill()
+
+
+def _wait_for_signal() -> None:
+    stop = threading.Event()
+
+    def on_signal(signum: int, _frame: Any) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    # Python runs signal handlers in the main thread only; a signal the kernel hands to one of
+    # the other threads (sockets, jobs) does not wake a main thread blocked in an untimed wait.
+    while not stop.wait(0.5):
+        pass
+
+
+def run_bot(
+    settings: Settings,
+    *,
+    http: bool,
+    host: str = "0.0.0.0",
+    worker: bool = True,
+    env_file: str | None = None,
+) -> int:
+    """Start intake in Socket Mode or HTTP mode (and a worker process unless ``worker`` is
+    False), and block until stopped."""
     sandbox = None
     owner = os.getpid()
     if settings.sandbox:
         settings, sandbox = start_sandbox(settings)
+    child = WorkerProcess(settings, env_file=env_file).start() if worker else None
     try:
         if http or settings.mode == "http":
             return _run_http(settings, host)
@@ -186,8 +287,12 @@ def run_bot(settings: Settings, *, http: bool, host: str = "0.0.0.0") -> int:
     finally:
         # A gunicorn worker is forked inside _run_http and leaves through this frame too; the
         # sandbox's server thread lives only in the parent, so stopping it there would hang.
-        if sandbox is not None and os.getpid() == owner:
-            sandbox.stop()
+        if os.getpid() == owner:
+            if child is not None:
+                log.info("stopping the worker process")
+                child.stop()
+            if sandbox is not None:
+                sandbox.stop()
 
 
 def _run_http(settings: Settings, host: str) -> int:
@@ -205,20 +310,20 @@ def _run_http(settings: Settings, host: str) -> int:
 
 
 def _run_socket(settings: Settings, host: str) -> int:
-    from slack_bolt.adapter.socket_mode import SocketModeHandler
+    from bot.slack.socket_mode import SocketModeClient
 
+    app_token = settings.slack_app_token or ""
     if settings.public_url:
         # The link pages need a web server: gunicorn serves them, and its worker holds the
-        # Socket Mode connection too (no /slack/events: Slack talks over the socket).
+        # Socket Mode connections too (no /slack/events: Slack talks over the sockets).
         from bot.web.app import create_web_app
         from bot.web.server import GunicornServer, server_options
 
         def load() -> Any:
             services, app, _ = build_bot(settings)
-            handler = SocketModeHandler(app, app_token=settings.slack_app_token)
-            handler.connect()  # type: ignore[no-untyped-call]
+            client = SocketModeClient(app, app_token).connect()
             log.info("Socket Mode connected; link pages on %s:%d", host, settings.port)
-            return create_web_app(services, None, socket_connected=handler.client.is_connected)
+            return create_web_app(services, None, socket_connected=client.is_connected)
 
         options = server_options(host, settings.port, workers=1, threads=settings.web_threads)
         GunicornServer(load, options).run()
@@ -227,18 +332,25 @@ def _run_socket(settings: Settings, host: str) -> int:
     from bot.web.server import freeze_startup_heap
 
     services, app, _ = build_bot(settings)
-    handler = SocketModeHandler(app, app_token=settings.slack_app_token)
+    client = SocketModeClient(app, app_token)
     freeze_startup_heap()
-    stop = threading.Event()
-
-    def on_signal(signum: int, _frame: Any) -> None:
-        stop.set()
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
-    handler.connect()  # type: ignore[no-untyped-call]
-    log.info("Socket Mode connected")
-    stop.wait()
-    handler.close()  # type: ignore[no-untyped-call]
+    client.connect()
+    log.info("Socket Mode connected (%d connections)", client.live_connections)
+    _wait_for_signal()
+    log.info("stopping: closing the Socket Mode connections")
+    client.close()
     services.close()
     return 0
+
+
+def wait_idle(services: Services, timeout: float = 10.0) -> bool:
+    """Block until this process's after-ack work is done and no job is due or running (tests,
+    the playground); True if so within ``timeout``."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if services.after_ack.pending == 0 and services.queue.idle():
+            return True
+        time.sleep(0.02)
+    return False
