@@ -3,7 +3,8 @@ the facts about users it needs.
 
 * admins (``CYCLR_BOT_ADMINS``: user and user-group ids) may do everything, on every account;
 * installers (``CYCLR_BOT_INSTALLERS``; empty means every full member of the bot's own
-  workspace) may search, install, list, authorise and read history and accounts, on the
+  workspace) may search, install, list, authorise, list cycles and activate, pause and
+  resume them, and read history and accounts, on the
   accounts ``CYCLR_BOT_INSTALLER_ACCOUNTS`` gives them: ``channel`` (the default) the
   channel's account only (bound, else the default account), ``all`` every account;
 * guests (single- and multi-channel), users of another workspace (Slack Connect), deleted
@@ -14,13 +15,17 @@ the facts about users it needs.
 from __future__ import annotations
 
 import enum
-import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any
 
+from bot.cache import BoundedCache
+
 __all__ = [
+    "ACTION_ROLES",
+    "UNKNOWN_REQUIREMENT",
     "AccountGrant",
     "AccountScope",
     "Action",
@@ -32,6 +37,7 @@ __all__ = [
     "account_grant",
     "allows",
     "decide",
+    "permits",
     "standing",
 ]
 
@@ -46,11 +52,8 @@ class Action(enum.StrEnum):
     ACCOUNTS = "accounts"  #: list accounts, show the channel's account
     BIND = "bind"  #: bind a channel to an account
     UNINSTALL = "uninstall"
-
-
-_INSTALLER_ACTIONS = frozenset(
-    {Action.SEARCH, Action.INSTALL, Action.LIST, Action.AUTH, Action.HISTORY, Action.ACCOUNTS}
-)
+    CYCLES = "cycles"  #: list an account's cycles
+    OPERATE = "operate"  #: activate, pause or resume a cycle
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +93,31 @@ class Role(enum.IntEnum):
     NONE = 0  #: the help card only
     INSTALLER = 1
     ADMIN = 2
+
+
+#: The least role each action needs. An action missing here is refused to everyone, admins
+#: included (fail closed). ``/cyclr`` subcommands state theirs in ``bot.slack.subcommands``.
+ACTION_ROLES: Mapping[Action, Role] = MappingProxyType(
+    {
+        Action.HELP: Role.NONE,
+        Action.SEARCH: Role.INSTALLER,
+        Action.INSTALL: Role.INSTALLER,
+        Action.LIST: Role.INSTALLER,
+        Action.AUTH: Role.INSTALLER,
+        Action.HISTORY: Role.INSTALLER,
+        Action.ACCOUNTS: Role.INSTALLER,
+        Action.BIND: Role.ADMIN,
+        Action.UNINSTALL: Role.ADMIN,
+        Action.CYCLES: Role.INSTALLER,
+        Action.OPERATE: Role.INSTALLER,
+    }
+)
+
+#: Why a request whose required role is unknown is refused.
+#: The most users whose users.info answer is kept (least recently used dropped first).
+MAX_CACHED_USERS = 10_000
+
+UNKNOWN_REQUIREMENT = "I don't know who may do that, so nobody may."
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,10 +166,16 @@ def decide(
 
 
 def allows(user: Standing, action: Action) -> Decision:
-    """Whether a user of ``user.role`` may do ``action``."""
-    if action is Action.HELP or user.role is Role.ADMIN:
-        return Decision(True)
-    if user.role is Role.INSTALLER and action in _INSTALLER_ACTIONS:
+    """Whether a user of ``user.role`` may do ``action`` (:data:`ACTION_ROLES`)."""
+    return permits(user, ACTION_ROLES.get(action))
+
+
+def permits(user: Standing, required: Role | None) -> Decision:
+    """Whether a user of ``user.role`` has ``required``; ``None`` (a requirement nobody
+    stated) is refused to everyone."""
+    if required is None:
+        return Decision(False, UNKNOWN_REQUIREMENT)
+    if user.role >= required:
         return Decision(True)
     return Decision(False, user.reason or "Not allowed.")
 
@@ -200,37 +234,32 @@ class UserDirectory:
         groups: Iterable[str],
         ttl: float = 60.0,
         clock: Callable[[], float] = time.monotonic,
+        max_users: int = MAX_CACHED_USERS,
     ) -> None:
         self._user_info = user_info
         self._group_members = group_members
         self._groups = tuple(dict.fromkeys(g for g in groups if g.startswith("S")))
-        self._ttl = ttl
-        self._clock = clock
-        self._lock = threading.Lock()
-        self._users: dict[str, tuple[float, Mapping[str, Any]]] = {}
-        self._members: dict[str, tuple[float, frozenset[str]]] = {}
-        self.lookups = 0
+        # Bounded (any workspace member can make the bot look them up) and single-flight:
+        # a burst of requests from one user costs one users.info call.
+        self._users: BoundedCache[str, Mapping[str, Any]] = BoundedCache(max_users, ttl=ttl, clock=clock)
+        # Only the groups named in the settings are ever looked up.
+        self._members: BoundedCache[str, frozenset[str]] = BoundedCache(
+            max(1, len(self._groups)), ttl=ttl, clock=clock
+        )
+
+    @property
+    def lookups(self) -> int:
+        """How many users.info and usergroups.users.list calls were made."""
+        return self._users.loads + self._members.loads
+
+    @property
+    def cached_users(self) -> int:
+        return len(self._users)
 
     def facts(self, user_id: str) -> UserFacts:
-        user = self._cached(self._users, user_id, lambda: self._user_info(user_id))
+        user = self._users.get_or_load(user_id, lambda: self._user_info(user_id))
         in_groups = [group for group in self._groups if user_id in self._members_of(group)]
         return UserFacts.from_users_info(user, in_groups)
 
     def _members_of(self, group: str) -> frozenset[str]:
-        def load() -> frozenset[str]:
-            return frozenset(self._group_members(group))
-
-        members: frozenset[str] = self._cached(self._members, group, load)
-        return members
-
-    def _cached(self, cache: dict[str, tuple[float, Any]], key: str, load: Callable[[], Any]) -> Any:
-        now = self._clock()
-        with self._lock:
-            hit = cache.get(key)
-            if hit is not None and now - hit[0] < self._ttl:
-                return hit[1]
-        value = load()
-        self.lookups += 1
-        with self._lock:
-            cache[key] = (now, value)
-        return value
+        return self._members.get_or_load(group, lambda: frozenset(self._group_members(group)))

@@ -12,7 +12,10 @@ from collections.abc import Callable, Sequence
 from bot.cyclr.models import Account
 from bot.store import Store
 
-__all__ = ["AccountDirectory"]
+__all__ = ["ACK_WAIT", "AccountDirectory"]
+
+#: Seconds an ack may wait for a first account list before answering with what is known.
+ACK_WAIT = 1.5
 
 #: An account API id: a GUID or the partner's own printable ASCII id.
 _WELL_FORMED = re.compile(r"[!-~](?:[ -~]{0,253}[!-~])?")
@@ -25,8 +28,19 @@ def _fold(text: str) -> str:
     return "".join(ch for ch in decomposed if ch.isalnum()).casefold()
 
 
+class _Flight:
+    """One background fetch of the list, which any number of callers may wait on."""
+
+    def __init__(self) -> None:
+        self.done = threading.Event()
+        self.error: BaseException | None = None
+
+
 class AccountDirectory:
     """Cached account list (one fetch in flight) plus channel bindings from the store.
+
+    On an ack's clock use :meth:`listed` (stale-while-revalidate: never waits on Cyclr for a
+    list it holds, however old); :meth:`all` waits for a fresh one (jobs, workers).
 
     Args:
         fetch: lists the partner's accounts (the Cyclr client's ``list_accounts``).
@@ -53,6 +67,50 @@ class AccountDirectory:
         self._accounts: tuple[Account, ...] | None = None
         self._fetched_at = 0.0
         self.fetches = 0
+        self._flight_lock = threading.Lock()
+        self._flight: _Flight | None = None
+
+    def listed(self, *, wait: float = ACK_WAIT) -> tuple[Account, ...]:
+        """The list held now, however old, refreshed in the background (by one fetch, however
+        many callers) when stale. With nothing held, waits up to ``wait`` seconds for it.
+
+        Raises:
+            TimeoutError: nothing held yet and the fetch is still running.
+            Exception: the fetch's own error, when it failed with nothing held.
+        """
+        accounts = self._accounts
+        if accounts is not None:
+            if self._clock() - self._fetched_at >= self._ttl:
+                self.refresh()
+            return accounts
+        flight = self.refresh()
+        if not flight.done.wait(wait):
+            raise TimeoutError("the account list is still loading")
+        if self._accounts is not None:
+            return self._accounts
+        if flight.error is not None:
+            raise flight.error
+        raise TimeoutError("the account list is still loading")  # pragma: no cover - cleared meanwhile
+
+    def refresh(self) -> _Flight:
+        """Start fetching the list in the background unless a fetch is running; its flight."""
+        with self._flight_lock:
+            flight = self._flight
+            if flight is None:
+                flight = self._flight = _Flight()
+                threading.Thread(target=self._fly, args=(flight,), name="account-list", daemon=True).start()
+            return flight
+
+    def _fly(self, flight: _Flight) -> None:
+        try:
+            self.all()
+        except Exception as error:
+            flight.error = error
+            log.warning("fetching the account list failed", exc_info=True)
+        finally:
+            with self._flight_lock:
+                self._flight = None
+            flight.done.set()
 
     def all(self) -> tuple[Account, ...]:
         """Every account; fetched when missing or stale (callers wait for one fetch)."""
@@ -114,10 +172,13 @@ class AccountDirectory:
             return self.name_of(account_id)
         return account.name if account else account_id
 
-    def find(self, query: str) -> list[Account]:
-        """Accounts whose id matches exactly, else whose name or id contains the words."""
+    def find(self, query: str, *, wait: float | None = None) -> list[Account]:
+        """Accounts whose id matches exactly, else whose name or id contains the words.
+
+        With ``wait`` (on an ack's clock) the list is :meth:`listed`, else a fresh :meth:`all`.
+        """
         text = query.strip()
-        accounts = self.all()
+        accounts = self.all() if wait is None else self.listed(wait=wait)
         exact = [a for a in accounts if a.id == text or a.id.casefold() == text.casefold()]
         if exact:
             return exact

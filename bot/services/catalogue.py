@@ -23,6 +23,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import CancelledError, Executor, Future
 
+from bot.cache import BoundedCache
 from bot.cyclr.models import Connector
 from bot.services.search import Match, MatchKind, SearchIndex, compact, version_key
 
@@ -35,6 +36,8 @@ Fetch = Callable[[str], Sequence[Connector]]
 
 #: The lowest fuzzy score :meth:`Catalogue.best_match` accepts as "what the user meant".
 BEST_MATCH_CUTOFF = 80.0
+#: The most accounts whose catalogue is kept in memory (least recently used dropped first).
+MAX_ACCOUNTS = 500
 
 
 class Catalogue:
@@ -162,6 +165,8 @@ class CatalogueCache:
         clock: monotonic seconds; injectable for tests.
         executor: runs fetches; by default each fetch gets its own small daemon thread.
         error_backoff: after a failed refresh of a stale snapshot, seconds before the next try.
+        max_accounts: the most accounts whose snapshot is kept (least recently used dropped
+            first; a dropped account's next :meth:`get` fetches again).
     """
 
     def __init__(
@@ -172,6 +177,7 @@ class CatalogueCache:
         clock: Callable[[], float] = time.monotonic,
         executor: Executor | None = None,
         error_backoff: float = 30.0,
+        max_accounts: int = MAX_ACCOUNTS,
     ) -> None:
         self._fetch = fetch
         self._ttl = ttl
@@ -179,7 +185,8 @@ class CatalogueCache:
         self._executor = executor
         self._error_backoff = error_backoff
         self._lock = threading.Lock()
-        self._slots: dict[str, _Slot] = {}
+        # Guarded by self._lock too: a slot's fields change only under it.
+        self._slots: BoundedCache[str, _Slot] = BoundedCache(max_accounts)
         self._fetches = 0
         self._failures = 0
 
@@ -204,7 +211,7 @@ class CatalogueCache:
             Whatever the first fetch raised, when there is no snapshot to fall back on.
         """
         with self._lock:
-            slot = self._slots.setdefault(account_id, _Slot())
+            slot = self._slots.setdefault(account_id, _Slot)
             current = slot.catalogue
             if current is not None and (slot.flight is not None or self._clock() < slot.stale_at):
                 return current
@@ -228,7 +235,7 @@ class CatalogueCache:
         """Start loading (or refreshing) the account's catalogue in the background if it is
         missing or stale, e.g. when a modal opens, before anyone types. Never blocks."""
         with self._lock:
-            slot = self._slots.setdefault(account_id, _Slot())
+            slot = self._slots.setdefault(account_id, _Slot)
             if slot.flight is not None or (slot.catalogue is not None and self._clock() < slot.stale_at):
                 return
             flight = self._begin(slot)
@@ -291,17 +298,19 @@ class CatalogueCache:
         now = self._clock()
         stale: Catalogue | None = None
         with self._lock:
-            slot = self._slots[account_id]
-            if slot.flight is flight:
-                slot.flight = None
-            if catalogue is not None:
-                slot.catalogue = catalogue
-                slot.stale_at = now + self._ttl if flight.generation == slot.generation else -math.inf
-            else:
+            if catalogue is None:
                 self._failures += 1
-                stale = slot.catalogue
-                if stale is not None:
-                    slot.stale_at = now + min(self._error_backoff, self._ttl)
+            slot = self._slots.get(account_id)
+            if slot is not None:  # None: dropped to make room while the fetch ran; keep nothing
+                if slot.flight is flight:
+                    slot.flight = None
+                if catalogue is not None:
+                    slot.catalogue = catalogue
+                    slot.stale_at = now + self._ttl if flight.generation == slot.generation else -math.inf
+                else:
+                    stale = slot.catalogue
+                    if stale is not None:
+                        slot.stale_at = now + min(self._error_backoff, self._ttl)
         if error is not None and stale is not None:
             log.warning("refreshing the connector catalogue of account %s failed (%s: %s); "
                         "serving the copy from %.0fs ago", account_id, type(error).__name__, error,

@@ -5,18 +5,19 @@ The flow for one modal submission:
 1. :func:`validate_install` answers field errors without touching the network.
 2. :meth:`InstallService.submit` writes a PENDING row keyed by the submission key (the
    modal's view id). A second submit of the same view finds that row and installs nothing.
-3. :meth:`InstallService.perform` checks that the name is free in the account (a taken
-   name fails as Cyclr would), marks the row attempted, and POSTs the install once. A
+3. :meth:`InstallService.prepare` turns the request into the :class:`InstallCall` an install
+   job carries (secret-bearing calls stay in the memory of the process that took them).
+4. :meth:`InstallService.perform` checks that the name is free in the account (a taken
+   name fails as Cyclr would), marks the row attempted and POSTs the install once. A
    definite answer sets the final state. An ambiguous one (read timeout, dropped
    connection, 5xx) is reconciled against the account's installed connectors by name:
    found means installed (the name was free just before, so it is this install's); absent
-   after the grace period means failed. Rows left PENDING by a crash are reconciled at
-   start-up and on a timer by :meth:`InstallService.reconcile_pending`; a row never marked
-   attempted cannot have installed anything and is failed without a search.
+   after the grace period means failed. Rows left PENDING by a crash are reconciled by a
+   timed job (:meth:`InstallService.reconcile_pending`); a row never marked attempted
+   cannot have installed anything and is failed without a search.
 
-Every state change is reported to the :class:`InstallListener` (the Slack layer), which
-updates the requester's DM and the team notification; :meth:`InstallService.retell` repeats
-that for rows whose messages lag behind (the bot stopped in between).
+Every state change is reported to the :class:`~bot.services.notifier.Notifier`, which
+has the requester's DM and the team notification brought up to date.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
+from typing import Any
 
 from bot.cyclr import CyclrClient
 from bot.cyclr.errors import (
@@ -40,11 +41,12 @@ from bot.cyclr.errors import (
 )
 from bot.cyclr.models import AccountConnector, AuthKind, Connector
 from bot.logs import register_secret
+from bot.services.notifier import Notifier, SilentNotifier
 from bot.store import InstallRecord, InstallState, Store
 
 __all__ = [
     "Credentials",
-    "InstallListener",
+    "InstallCall",
     "InstallOutcome",
     "InstallRequest",
     "InstallService",
@@ -98,10 +100,49 @@ class InstallOutcome:
     duplicate_name: bool = False
 
 
-class InstallListener(Protocol):
-    """Told of every install state change (the Slack layer: DM and team notification)."""
+@dataclass(frozen=True, slots=True)
+class InstallCall:
+    """Everything the install POST needs, prepared at submission. ``secret`` calls carry what
+    the user typed (an API key, a password, a sensitive property): they are never written to
+    the job queue, so only the process that took the submission can make them."""
 
-    def install_changed(self, record: InstallRecord, *, duplicate_name: bool = False) -> None: ...
+    install_id: int
+    account_id: str
+    connector_id: int
+    name: str
+    description: str | None = None
+    auth_value: str | None = field(default=None, repr=False)
+    authentication_id: str | None = None
+    properties: Mapping[str, str] = field(default_factory=dict, repr=False)
+    secret: bool = False
+
+    def to_payload(self) -> dict[str, Any]:
+        """The job's payload; refuses a secret call."""
+        if self.secret:
+            raise ValueError("a call carrying credentials is never written to the job queue")
+        return {
+            "install": self.install_id,
+            "account": self.account_id,
+            "connector": self.connector_id,
+            "name": self.name,
+            "description": self.description,
+            "auth_value": self.auth_value,
+            "authentication": self.authentication_id,
+            "properties": dict(self.properties),
+        }
+
+    @classmethod
+    def from_payload(cls, payload: Mapping[str, Any]) -> InstallCall:
+        return cls(
+            install_id=int(payload["install"]),
+            account_id=str(payload["account"]),
+            connector_id=int(payload["connector"]),
+            name=str(payload["name"]),
+            description=payload.get("description"),
+            auth_value=payload.get("auth_value"),
+            authentication_id=payload.get("authentication"),
+            properties=dict(payload.get("properties") or {}),
+        )
 
 
 def validate_install(
@@ -190,13 +231,13 @@ class InstallService:
         cyclr: CyclrClient,
         store: Store,
         *,
-        listener: InstallListener | None = None,
+        notifier: Notifier | None = None,
         grace: timedelta = timedelta(minutes=2),
         clock: Callable[[], datetime] = _utcnow,
     ) -> None:
         self._cyclr = cyclr
         self._store = store
-        self.listener = listener
+        self._notifier: Notifier = notifier or SilentNotifier()
         self._grace = grace
         self._clock = clock
         # Serialises "claim a row for a Cyclr call" against "give up on a row" in this process.
@@ -225,7 +266,26 @@ class InstallService:
             self._notify(record)
         return record, created
 
-    def perform(self, record: InstallRecord, request: InstallRequest) -> InstallOutcome:
+    def prepare(self, record: InstallRecord, request: InstallRequest) -> InstallCall:
+        """The install POST for ``record``, from what the user submitted."""
+        connector = request.connector
+        auth_value = self._register_secrets(request)
+        method = connector.default_auth_method
+        sensitive = {p.target_name for p in connector.properties if p.is_sensitive}
+        typed = connector.auth_kind in (AuthKind.API_KEY, AuthKind.BASIC) and auth_value is not None
+        return InstallCall(
+            install_id=record.id,
+            account_id=request.account_id,
+            connector_id=connector.id,
+            name=record.name,
+            description=(request.description or "").strip() or None,
+            auth_value=auth_value,
+            authentication_id=method.id if method and len(connector.authentications) > 1 else None,
+            properties=dict(request.properties),
+            secret=typed or any(target in sensitive for target in request.properties),
+        )
+
+    def perform(self, record: InstallRecord, call: InstallCall) -> InstallOutcome:
         """Call Cyclr for a PENDING record and record the outcome (see the module docstring).
 
         The row is claimed first: its ``updated_at`` becomes the time of the attempt (and
@@ -244,7 +304,7 @@ class InstallService:
             )
             return InstallOutcome(current)
         try:
-            return self._attempt(claimed, request)
+            return self._attempt(claimed, call)
         finally:
             with self._settling:
                 self._in_flight.discard(record.id)
@@ -273,14 +333,13 @@ class InstallService:
                 register_secret(value, ttl=CREDENTIALS_TTL)
         return auth_value
 
-    def _attempt(self, record: InstallRecord, request: InstallRequest) -> InstallOutcome:
-        connector = request.connector
-        auth_value = self._register_secrets(request)
-        method = connector.default_auth_method
+    def _attempt(self, record: InstallRecord, call: InstallCall) -> InstallOutcome:
+        if call.auth_value:
+            register_secret(call.auth_value, ttl=CREDENTIALS_TTL)  # again: this may be another process
         # The name must be free before the POST: then a connector found by that name after a
         # lost answer is this install's, never one that was there already.
         try:
-            taken = self._find_by_name(request.account_id, record.name)
+            taken = self._find_by_name(call.account_id, record.name)
         except CyclrConnectError:
             return self._fail(record, "The bot could not reach Cyclr, so nothing was installed. Try again.")
         except CyclrError as error:
@@ -291,17 +350,22 @@ class InstallService:
             return self._fail(
                 record, f"Account connector name '{record.name}' is in use.", duplicate_name=True
             )
-        if self._store.mark_attempted(record.id) is None:  # settled meanwhile: do not install
-            return InstallOutcome(self._store.get_install(record.id) or record)
+        if self._store.mark_attempted(record.id) is None:
+            # Settled meanwhile, or another run of this job (its worker presumed dead when its
+            # lease ran out) asked Cyclr already: do not install; that run or the reconciler settles it.
+            current = self._store.get_install(record.id) or record
+            if not current.state.is_final:
+                log.warning("install %s: Cyclr was asked already by another run; not asking again", record.id)
+            return InstallOutcome(current)
         try:
             installed = self._cyclr.install_connector(
-                request.account_id,
-                connector.id,
+                call.account_id,
+                call.connector_id,
                 name=record.name,
-                description=(request.description or "").strip() or None,
-                auth_value=auth_value,
-                authentication_id=method.id if method and len(connector.authentications) > 1 else None,
-                properties=dict(request.properties) or None,
+                description=call.description,
+                auth_value=call.auth_value,
+                authentication_id=call.authentication_id,
+                properties=dict(call.properties) or None,
             )
         except CyclrBadRequest as error:
             return self._fail(record, error.user_message, duplicate_name=error.is_duplicate_name)
@@ -447,17 +511,6 @@ class InstallService:
         self._notify(updated)
         return updated
 
-    def retell(self, *, older_than: timedelta = timedelta(seconds=5)) -> int:
-        """Tell the listener again about rows whose messages lag behind their state.
-
-        Messages are sent by jobs in memory; a bot stopped between recording an outcome and
-        telling it leaves such rows, and the next start (or pass) tells them.
-        """
-        rows = self._store.installs_not_told(older_than=older_than)
-        for row in rows:
-            self._notify(row)
-        return len(rows)
-
     def reconcile_pending(self, *, older_than: timedelta = timedelta(0)) -> list[InstallRecord]:
         """Reconcile every PENDING row last touched before ``now - older_than``."""
         settled = []
@@ -509,5 +562,4 @@ class InstallService:
         return InstallOutcome(updated, duplicate_name=duplicate_name)
 
     def _notify(self, record: InstallRecord, *, duplicate_name: bool = False) -> None:
-        if self.listener is not None:
-            self.listener.install_changed(record, duplicate_name=duplicate_name)
+        self._notifier.install_changed(record, duplicate_name=duplicate_name)

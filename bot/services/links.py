@@ -14,9 +14,10 @@ message to unfurl it. So a token is minted only when the person acts:
 * without it, the DM's *Authorise* button mints the token when clicked and the DM is updated
   in place with a URL button valid until the token expires.
 
-After a token is minted the :class:`~bot.services.watcher.AuthWatcher` watches the connector;
-when Cyclr says it is authenticated the install row, the DM and the team notification are
-updated through the listeners; when the wait runs out the connector's live refs are revoked.
+After a token is minted the notifier is asked to watch the connector (a job that checks it
+with back-off, see :meth:`LinkService.check_authorisation`); when Cyclr says it is
+authenticated the install row, the DM and the team notification are updated through the
+notifier; when the wait runs out the connector's live refs are revoked.
 """
 
 from __future__ import annotations
@@ -28,20 +29,18 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
 
 from bot.config import Settings
 from bot.cyclr import CyclrClient, build_oauth_url
-from bot.cyclr.errors import CyclrNotFound
+from bot.cyclr.errors import CyclrError, CyclrNotFound
 from bot.logs import register_secret
 from bot.services.installs import InstallService
-from bot.services.watcher import AuthWatcher
+from bot.services.notifier import Notifier, SilentNotifier
 from bot.store import LinkRef, Store
 
 __all__ = [
     "ARM_WINDOW",
     "IssuedLink",
-    "LinkListener",
     "LinkProblem",
     "LinkService",
     "LinkUnavailable",
@@ -109,14 +108,6 @@ class LinkUnavailable(Exception):
         self.link = link
 
 
-class LinkListener(Protocol):
-    """Told when a connector behind links got authorised, or the wait for it ran out."""
-
-    def links_authorised(self, links: list[LinkRef]) -> None: ...
-
-    def links_timed_out(self, links: list[LinkRef]) -> None: ...
-
-
 def _utcnow() -> datetime:
     return datetime.now(UTC)
 
@@ -131,6 +122,7 @@ class LinkService:
         store: Store,
         installs: InstallService,
         *,
+        notifier: Notifier | None = None,
         clock: Callable[[], datetime] = _utcnow,
         watch_for: float = 15 * 60,
     ) -> None:
@@ -141,10 +133,9 @@ class LinkService:
         self._clock = clock
         self.arm_window = ARM_WINDOW
         self.return_window = RETURN_WINDOW
-        self.listener: LinkListener | None = None
-        self.watcher = AuthWatcher(
-            cyclr, on_authenticated=self.settle_authenticated, on_timeout=self._timed_out, max_wait=watch_for
-        )
+        self._notifier: Notifier = notifier or SilentNotifier()
+        #: Seconds a connector is watched after a sign-in link went out.
+        self.watch_for = watch_for
 
     @property
     def public(self) -> bool:
@@ -165,7 +156,6 @@ class LinkService:
         ttl: timedelta | None = None,
     ) -> IssuedLink:
         """A new link for ``user_id``; their older live links to the connector stop working."""
-        self.prune()  # TIMED WORK: run here until the job queue has a schedule for it
         # The log masks refs and return ids by their place in the pages' URLs (bot.logs), not
         # by registering each: one per link would fill its bounded registry of secrets.
         ref = secrets.token_urlsafe(32)
@@ -241,7 +231,7 @@ class LinkService:
             target_origin=target_origin,
         )
         register_secret(url, ttl=ttl)
-        self.watcher.watch(account_id, account_connector_id)
+        self._notifier.watch_authorisation(account_id, account_connector_id)
         return SignInLink(url=url, expires_at=token.expires_at)
 
     def mint_for_ref(self, ref: str) -> SignInLink:
@@ -290,17 +280,36 @@ class LinkService:
         """The browser came back: check Cyclr at once. True when authenticated."""
         if link.authenticated_at is not None:
             return True
-        return self.watcher.check_now(link.account_id, link.account_connector_id)
+        return self.check_authorisation(link.account_id, link.account_connector_id) is True
+
+    def check_authorisation(self, account_id: str, account_connector_id: int) -> bool | None:
+        """Ask Cyclr once: True (authenticated, now settled), False (not yet), None (the
+        connector is gone, or Cyclr could not say: the caller tries again later or stops)."""
+        try:
+            current = self._cyclr.get_account_connector(account_id, account_connector_id)
+        except CyclrNotFound:
+            log.info("connector %s was uninstalled while waiting for authorisation", account_connector_id)
+            self.revoke_for_connector(account_id, account_connector_id)
+            return None
+        except CyclrError as error:
+            log.warning("checking connector %s failed (%s)", account_connector_id, type(error).__name__)
+            return False
+        if current.authenticated:
+            self.settle_authenticated(account_id, account_connector_id)
+            return True
+        return False
 
     def settle_authenticated(self, account_id: str, account_connector_id: int) -> None:
         """Cyclr says the connector is authenticated: audit row, DMs and team notification."""
         self._installs.mark_authenticated(account_id, account_connector_id)
         links = list(self._store.mark_links_authenticated(account_id, account_connector_id))
         log.info("connector %s in %s is authorised", account_connector_id, account_id)
-        if links and self.listener is not None:
-            self.listener.links_authorised(links)
+        if links:
+            self._notifier.links_authorised(links)
 
-    def _timed_out(self, account_id: str, account_connector_id: int) -> None:
+    def watch_ran_out(self, account_id: str, account_connector_id: int) -> None:
+        """Nobody authorised the connector in time: its links stop working, and their DMs
+        offer a new one."""
         links = [link for link in self.revoke_for_connector(account_id, account_connector_id) if link.dm_ts]
-        if links and self.listener is not None:
-            self.listener.links_timed_out(links)
+        if links:
+            self._notifier.links_timed_out(links)

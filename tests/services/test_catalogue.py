@@ -332,3 +332,41 @@ def test_a_fetch_dropped_by_the_executor_fails_the_waiters(fetcher: Fetcher, clo
         cache.get("acct", timeout=WAIT)
     assert fetcher.calls == []
     assert cache.failures == 1
+
+
+# -- bounded ------------------------------------------------------------------------------------
+
+def test_only_the_most_recently_used_accounts_are_kept(fetcher: Fetcher, clock: Clock) -> None:
+    cache = CatalogueCache(fetcher, clock=clock, executor=InlineExecutor(), max_accounts=3)
+    for i in range(30):
+        cache.get(f"acct-{i}")
+        cache.get("acct-0")  # used after each: never the least recently used
+    assert [cache.peek(f"acct-{i}") is not None for i in (0, 27, 28, 29)] == [True, False, True, True]
+    assert cache.peek("acct-1") is None
+    calls = len(fetcher.calls)
+    cache.get("acct-1")  # dropped, so fetched again
+    assert len(fetcher.calls) == calls + 1
+
+
+def test_an_account_dropped_while_its_fetch_runs_still_answers_its_waiters(fetcher: Fetcher,
+                                                                          clock: Clock) -> None:
+    gate = fetcher.hold()
+    cache = CatalogueCache(fetcher, clock=clock, max_accounts=1)
+    results, errors = [], []
+
+    def first() -> None:
+        try:
+            results.append(cache.get("acct-a", timeout=WAIT))
+        except BaseException as exc:
+            errors.append(exc)
+
+    waiter = threading.Thread(target=first, daemon=True)
+    waiter.start()
+    assert fetcher.entered.wait(WAIT)
+    cache.prime("acct-b")  # takes the only slot
+    gate.set()
+    waiter.join(WAIT)
+    assert not waiter.is_alive() and errors == []
+    assert len(results) == 1 and isinstance(results[0], Catalogue)
+    _eventually(lambda: cache.peek("acct-b") is not None)
+    assert cache.peek("acct-a") is None

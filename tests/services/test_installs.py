@@ -19,12 +19,13 @@ from bot.services.installs import (
     auth_value_for,
     validate_install,
 )
+from bot.services.notifier import SilentNotifier
 from bot.store import InstallRecord, InstallState, Store
 
 INSTALL_PREFIX = "/v1.0/connectors/"
 
 
-class Recorder:
+class Recorder(SilentNotifier):
     def __init__(self) -> None:
         self.changes: list[tuple[InstallState, bool]] = []
 
@@ -71,7 +72,7 @@ def recorder() -> Recorder:
 
 @pytest.fixture
 def service(client: CyclrClient, service_store: Store, recorder: Recorder, clock: Clock) -> InstallService:
-    return InstallService(client, service_store, listener=recorder, grace=timedelta(minutes=2), clock=clock)
+    return InstallService(client, service_store, notifier=recorder, grace=timedelta(minutes=2), clock=clock)
 
 
 def connector(sandbox: CyclrSandbox, name: str) -> Connector:
@@ -102,7 +103,7 @@ def request_for(
 def run(service: InstallService, request: InstallRequest) -> InstallRecord:
     record, created = service.submit(request)
     assert created
-    return service.perform(record, request).record
+    return service.perform(record, service.prepare(record, request)).record
 
 
 def sha(value: str) -> str:
@@ -161,7 +162,7 @@ def test_second_submit_of_the_same_view_installs_nothing(
     record, created = service.submit(request)
     again, created_again = service.submit(request)
     assert created and not created_again and again.id == record.id
-    service.perform(record, request)
+    service.perform(record, service.prepare(record, request))
     assert cyclr_sandbox.count("POST", path_prefix=INSTALL_PREFIX) == 1
 
 
@@ -221,7 +222,7 @@ def test_unreachable_cyclr_fails_cleanly(tmp_path: Path, clock: Clock) -> None:
         name="Webhook",
     )
     record, _ = service.submit(request)
-    outcome = service.perform(record, request)
+    outcome = service.perform(record, service.prepare(record, request))
     assert outcome.record.state is InstallState.FAILED
     assert "could not reach Cyclr" in (outcome.record.reason or "")
 
