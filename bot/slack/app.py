@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
 
 from slack_bolt import App, BoltRequest, BoltResponse
 from slack_bolt.middleware import Middleware
@@ -13,7 +12,6 @@ from slack_sdk import WebClient
 from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler, RateLimitErrorRetryHandler
 
 from bot.config import Settings
-from bot.jobs import Foreground
 from bot.logs import reference_id
 from bot.services.access import UserDirectory
 from bot.services.container import Services
@@ -23,10 +21,10 @@ from bot.slack.messenger import SlackMessenger
 from bot.slack.middleware import AccessMiddleware
 from bot.slack.sealed import Sealer
 
-__all__ = ["BotApp", "create_app", "make_web_client"]
+__all__ = ["create_app", "make_messenger", "make_web_client"]
 
 #: Bolt's listener pool: listeners only ack and hand off, so a modest pool is plenty; slow
-#: work runs on the bot's own job runner, never here.
+#: work is a job in the queue, never here.
 LISTENER_THREADS = 16
 
 
@@ -43,19 +41,6 @@ def make_web_client(settings: Settings) -> WebClient:
     )
 
 
-class BotApp(App):
-    """Bolt's app, counting the requests it is answering so that background jobs let their
-    acks go first (:class:`bot.jobs.Foreground`); HTTP and Socket Mode both dispatch here."""
-
-    def __init__(self, foreground: Foreground, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self._foreground = foreground
-
-    def dispatch(self, req: BoltRequest) -> BoltResponse:
-        with self._foreground.answering():
-            return super().dispatch(req)
-
-
 class AttachReference(Middleware):
     """Gives each request the reference id its log lines and any error message carry."""
 
@@ -69,12 +54,17 @@ class AttachReference(Middleware):
         return resp
 
 
+def make_messenger(services: Services, client: WebClient | None = None) -> SlackMessenger:
+    """The messenger that posts the bot's messages (intake and worker each have one)."""
+    client = client or make_web_client(services.settings)
+    return SlackMessenger(client, services, Sealer.for_bot_token(services.settings.slack_bot_token))
+
+
 def create_app(services: Services, *, client: WebClient | None = None) -> tuple[App, SlackMessenger]:
-    """The Bolt app and the messenger it posts with (also the install service's listener)."""
+    """The Bolt app and the messenger it posts with."""
     settings = services.settings
     client = client or make_web_client(settings)
-    app = BotApp(
-        services.foreground,
+    app = App(
         client=client,
         signing_secret=settings.slack_signing_secret or "",
         token_verification_enabled=False,  # auth.test happens on the first request instead
@@ -91,9 +81,7 @@ def create_app(services: Services, *, client: WebClient | None = None) -> tuple[
         # otherwise polls for the ack every 10 ms, and loses an ack whose listener raises later.
         process_before_response=True,
     )
-    messenger = SlackMessenger(client, services, Sealer.for_bot_token(settings.slack_bot_token))
-    services.installs.listener = messenger
-    services.links.listener = messenger
+    messenger = make_messenger(services, client)
 
     app.middleware(AttachReference())
 

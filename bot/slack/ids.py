@@ -13,6 +13,23 @@ from typing import Any
 
 __all__ = [
     "ACCOUNT",
+    "ALERT_DETAILS",
+    "ALERT_DETAILS_CALLBACK",
+    "ALERT_PAUSE",
+    "ACTIVATE_CALLBACK",
+    "CREDENTIALS_CALLBACK",
+    "CYCLES_PAGE",
+    "DEPLOY_AUTHORISE",
+    "DEPLOY_CALLBACK",
+    "DEPLOY_CREDENTIALS",
+    "HOME_DEPLOY",
+    "TEMPLATE",
+    "TEMPLATE_DEPLOY",
+    "CYCLE_ACTIVATE",
+    "CYCLE_PAUSE",
+    "CYCLE_RESUME",
+    "INTERVAL",
+    "RUN_ONCE",
     "API_KEY",
     "AUTHORISE",
     "CONNECTOR",
@@ -38,6 +55,16 @@ __all__ = [
 # Views and shortcuts.
 INSTALL_CALLBACK = "cyclr_install"  #: the install modal's callback_id
 SHORTCUT = "cyclr_install"  #: the global shortcut's callback_id
+ACTIVATE_CALLBACK = "cyclr_activate"  #: the activate modal's callback_id
+DEPLOY_CALLBACK = "cyclr_deploy"  #: the deploy modal's callback_id
+CREDENTIALS_CALLBACK = "cyclr_credentials"  #: the credentials modal (Enter key / Enter login)
+
+# Deploy modal inputs: block_id == action_id (its account input is ACCOUNT).
+TEMPLATE = "template"  #: external_select of the template library
+
+# Activate modal inputs: block_id == action_id.
+INTERVAL = "interval"  #: static_select; option values are minutes (CYCLE_INTERVALS)
+RUN_ONCE = "run_once"  #: static_select: keep running, or run once then pause
 
 # Install modal inputs: block_id == action_id.
 CONNECTOR = "connector"  #: external_select of the catalogue (dispatch_action on)
@@ -56,6 +83,18 @@ AUTHORISE = "authorise"  #: value {"a": account_id, "ac": account_connector_id}
 NEW_LINK = "new_link"  #: value chosen by the caller (a link ref or JSON)
 OPEN_LINK = "open_link"  #: URL button; its action (value {"l": link id}) arms the bot's page
 UNINSTALL = "uninstall"  #: value {"a": account_id, "ac": account_connector_id}
+CYCLES_PAGE = "cycles_page"  #: value {"a": account_id, "p": page}
+CYCLE_ACTIVATE = "cycle_activate"  #: value {"a": account_id, "cy": cycle_id, "n": name, "p": page}
+CYCLE_PAUSE = "cycle_pause"  #: value {"a": account_id, "cy": cycle_id, "p": page}
+CYCLE_RESUME = "cycle_resume"  #: value {"a": account_id, "cy": cycle_id, "p": page}
+ALERT_PAUSE = "alert_pause"  #: *Pause cycle* on an alert; value {"a": account_id, "cy": cycle_id}
+ALERT_DETAILS = "alert_details"  #: *Details* on an alert; value {"a": account_id, "e": event id}
+ALERT_DETAILS_CALLBACK = "cyclr_alert_details"  #: the details modal (no inputs)
+TEMPLATE_DEPLOY = "template_deploy"  #: value {"a": account_id, "t": template_id}
+HOME_DEPLOY = "home_deploy"
+#: A deploy checklist's buttons, sealed for the requester: {"a", "ac", "d": deploy id, ...}.
+DEPLOY_AUTHORISE = "deploy_authorise"
+DEPLOY_CREDENTIALS = "deploy_credentials"  #: value adds "k": "key" or "login"
 
 #: Value of the explanatory option returned while loading or when nothing matches.
 NO_OPTION = "none"

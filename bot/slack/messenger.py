@@ -1,16 +1,14 @@
 """Everything the bot posts outside an ack: DMs, team notifications, response_url answers.
 
-:class:`SlackMessenger` is the install service's listener: each install state change
-becomes a job that re-reads the row and brings the team notification (one message per
-install, updated in place) and the requester's DM up to date. Re-reading makes the jobs
-order-free: whichever runs last shows the latest state.
+Each install state change becomes a ``tell-install`` job (:mod:`bot.slack.jobs`) that
+re-reads the row and brings the team notification (one message per install, updated in
+place) and the requester's DM up to date. Re-reading makes the jobs order-free: whichever
+runs last shows the latest state.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
-from collections import defaultdict
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -18,7 +16,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackRequestError
 from slack_sdk.webhook import WebhookClient
 
-from bot.jobs import JobRejected
+from bot.cache import BoundedCache
 from bot.services.container import Services
 from bot.slack import blocks
 from bot.slack.sealed import Sealer
@@ -31,29 +29,10 @@ log = logging.getLogger(__name__)
 #: Where a ``response_url`` may point besides the configured Slack API host (see
 #: :meth:`SlackMessenger.respond`): Slack's own hooks, over HTTPS.
 SLACK_HOOKS = ("https", "hooks.slack.com", 443)
-
-#: How many times the messages of one install are tried when Slack keeps refusing them for a
-#: while (still rate limited after slack_sdk's own retries, a 5xx, no connection), and the
-#: longest pause between two tries. The requester must hear the outcome in the end.
-SYNC_ATTEMPTS = 6
-SYNC_MAX_DELAY = 60.0
-
-
-def _transient_delay(error: Exception, attempt: int) -> float | None:
-    """Seconds to wait before trying ``error``'s Slack call again; None when it will not pass."""
-    backoff = min(SYNC_MAX_DELAY, 2.0 ** (attempt - 1))
-    if isinstance(error, SlackApiError):
-        status = getattr(error.response, "status_code", 200)
-        if status == 429 or error.response.get("error") == "ratelimited":
-            headers = getattr(error.response, "headers", None) or {}
-            retry_after = headers.get("Retry-After") or headers.get("retry-after")
-            try:
-                return min(SYNC_MAX_DELAY, max(float(retry_after), 1.0)) if retry_after else backoff
-            except ValueError:
-                return backoff
-        return backoff if status >= 500 else None
-    return backoff  # OSError: the connection failed (slack_sdk raises urllib's URLError)
-
+#: The most users whose IM channel id is remembered (least recently used dropped first).
+MAX_DM_CHANNELS = 10_000
+#: Seconds an IM channel id is remembered (conversations.open is cheap to repeat).
+DM_CHANNEL_TTL = 24 * 3600.0
 
 class ViewChanged(Exception):
     """``views.update`` with a ``hash`` met a view that was changed meanwhile."""
@@ -62,16 +41,22 @@ class ViewChanged(Exception):
 class SlackMessenger:
     """Posts and updates the bot's messages with one Web API client."""
 
-    def __init__(self, client: WebClient, services: Services, sealer: Sealer) -> None:
+    def __init__(
+        self, client: WebClient, services: Services, sealer: Sealer, *, max_dm_channels: int = MAX_DM_CHANNELS
+    ) -> None:
         self.client = client
         self.services = services
         #: Seals the values of the buttons the bot puts in DMs (see :mod:`bot.slack.sealed`).
         self.sealer = sealer
         api = _origin(services.settings.slack_api_url)
         self._response_hosts = frozenset({SLACK_HOOKS} | ({api} if api else set()))
-        self._locks: defaultdict[int, threading.Lock] = defaultdict(threading.Lock)
-        self._locks_guard = threading.Lock()
-        self._dm_channels: dict[str, str] = {}
+        # user id -> IM channel id: bounded, and one conversations.open per user however many
+        # threads want the channel at once.
+        self._dm_channels: BoundedCache[str, str] = BoundedCache(max_dm_channels, ttl=DM_CHANNEL_TTL)
+
+    @property
+    def cached_dm_channels(self) -> int:
+        return len(self._dm_channels)
 
     @property
     def sandbox(self) -> bool:
@@ -79,63 +64,21 @@ class SlackMessenger:
 
     # -- install state -------------------------------------------------------------------------
 
-    def install_changed(self, record: InstallRecord, *, duplicate_name: bool = False) -> None:
-        """Queue an update of the install's messages (never blocks the caller on Slack)."""
-        self._sync_again(record.id, 1)
-
-    def sync_install_messages(self, install_id: int, *, attempt: int = 1) -> None:
+    def sync_install_messages(self, install_id: int) -> None:
         """Bring the team notification and the requester's DM in line with the stored row.
 
-        When Slack refuses for a while (rate limited beyond slack_sdk's retries, a 5xx, no
-        connection), the whole sync is queued again after a pause, up to
-        :data:`SYNC_ATTEMPTS` times: it re-reads the row and reuses the stored message ts, so
-        a repeat updates what was already posted instead of posting it twice.
+        Run by the install's ``tell-install`` job, one at a time per install (the queue's
+        key): it re-reads the row and reuses the stored message ts, so a retry updates what
+        was already posted instead of posting it twice. A Slack failure raises, and the
+        queue tries again with back-off.
         """
-        try:
-            self._sync_install_messages(install_id)
-        except (SlackApiError, OSError) as error:
-            delay = _transient_delay(error, attempt)
-            if delay is None or attempt >= SYNC_ATTEMPTS:
-                raise
-            log.warning(
-                "messages of install %s not sent (%s); trying again in %.0f s",
-                install_id,
-                type(error).__name__,
-                delay,
-            )
-            self._later(delay, install_id, attempt + 1)
-
-    def _sync_again(self, install_id: int, attempt: int) -> None:
-        """Queue a sync. A full queue is tried again on a timer: the caller may be answering a
-        Slack request (a submission is recorded, and told, before its ack), so it must never
-        wait on Slack here."""
-        try:
-            self.services.jobs.submit(
-                "install-messages", self.sync_install_messages, install_id, attempt=attempt
-            )
-        except JobRejected:
-            if attempt >= SYNC_ATTEMPTS:
-                log.warning("messages of install %s not sent: the job queue stayed full", install_id)
-                return
-            log.warning("job queue full: the messages of install %s wait for a free slot", install_id)
-            self._later(min(SYNC_MAX_DELAY, 2.0**attempt), install_id, attempt + 1)
-
-    def _later(self, delay: float, install_id: int, attempt: int) -> None:
-        timer = threading.Timer(delay, self._sync_again, args=(install_id, attempt))
-        timer.daemon = True
-        timer.start()
-
-    def _sync_install_messages(self, install_id: int) -> None:
-        # The process's lock, then every process's: the row is read once both are held.
-        with self._lock_for(install_id), self.services.store.messages_lock(install_id):
-            record = self.services.store.get_install(install_id)
-            if record is None:
-                return
-            account_name = self.services.accounts.name_of(record.account_id)
-            self._sync_notification(record, account_name)
-            if record.state is not InstallState.PENDING:
-                self._sync_dm(record, account_name)
-            self.services.store.mark_told(record.id, record.state)
+        record = self.services.store.get_install(install_id)
+        if record is None:
+            return
+        account_name = self.services.accounts.name_of(record.account_id)
+        self._sync_notification(record, account_name)
+        if record.state is not InstallState.PENDING:
+            self._sync_dm(record, account_name)
 
     def _sync_notification(self, record: InstallRecord, account_name: str) -> None:
         channel = record.notify_channel or self.services.settings.notify_channel
@@ -231,20 +174,15 @@ class SlackMessenger:
         record = self.services.store.get_install(link.install_id)
         return record is not None and record.dm_ts == link.dm_ts and record.dm_channel == link.dm_channel
 
-    def _lock_for(self, install_id: int) -> threading.Lock:
-        with self._locks_guard:
-            return self._locks[install_id]
-
     # -- plain posting ---------------------------------------------------------------------------
 
     def dm_channel(self, user_id: str) -> str:
         """The IM channel with ``user_id`` (conversations.open, remembered)."""
-        channel = self._dm_channels.get(user_id)
-        if channel is None:
-            response = self.client.conversations_open(users=user_id)
-            channel = str(response["channel"]["id"])
-            self._dm_channels[user_id] = channel
-        return channel
+
+        def open_channel() -> str:
+            return str(self.client.conversations_open(users=user_id)["channel"]["id"])
+
+        return self._dm_channels.get_or_load(user_id, open_channel)
 
     def dm(self, user_id: str, message: blocks.Message) -> tuple[str, str]:
         """Send a direct message; ``(channel, ts)``. Links in it are never unfurled."""

@@ -28,61 +28,75 @@ from slack_bolt import BoltRequest, BoltResponse
 from slack_bolt.middleware import Middleware
 from slack_sdk.errors import SlackApiError
 
-from bot.jobs import JobRejected
+from bot.after_ack import JobRejected
 from bot.services.access import (
+    ACTION_ROLES,
+    UNKNOWN_REQUIREMENT,
     AccountGrant,
     Action,
     Role,
     Standing,
     UserDirectory,
     account_grant,
-    allows,
+    permits,
     standing,
 )
 from bot.services.container import Services
-from bot.slack import blocks
+from bot.slack import blocks, subcommands
 from bot.slack.blocks.common import message as build_message
 from bot.slack.blocks.common import section
 from bot.slack.forms import input_value, state_values
 from bot.slack.ids import (
     ACCOUNT,
+    ACTIVATE_CALLBACK,
+    ALERT_DETAILS,
+    ALERT_PAUSE,
+    API_KEY,
     AUTHORISE,
     CONNECTOR,
+    CREDENTIALS_CALLBACK,
+    CYCLE_ACTIVATE,
+    CYCLE_PAUSE,
+    CYCLE_RESUME,
+    CYCLES_PAGE,
+    DEPLOY_AUTHORISE,
+    DEPLOY_CALLBACK,
+    DEPLOY_CREDENTIALS,
+    HOME_DEPLOY,
     HOME_INSTALL,
     INSTALL_CALLBACK,
+    INTERVAL,
     NEW_LINK,
     NO_OPTION,
     OPEN_LINK,
     SEARCH_INSTALL,
     SHORTCUT,
+    TEMPLATE,
+    TEMPLATE_DEPLOY,
     UNINSTALL,
+    USERNAME,
     decode_value,
     slack_id,
 )
 from bot.slack.messenger import SlackMessenger
-from bot.slack.parsing import parse_command
-from bot.slack.sealed import ModalMeta
+from bot.slack.parsing import Command, parse_command
+from bot.slack.sealed import ActivateMeta, CredentialsMeta, DeployMeta, ModalMeta
+from bot.slack.subcommands import Subcommand
 
-__all__ = ["ACCESS", "Access", "AccessMiddleware", "Refusal", "action_for", "who_grants"]
+__all__ = ["ACCESS", "Access", "AccessMiddleware", "Refusal", "action_for", "command_for", "who_grants"]
 
 #: The context key of the request's :class:`Access`.
 ACCESS = "cyclr_access"
 
 #: What a request whose install form cannot be trusted (old, altered, another user's) hears.
 STALE_FORM = "This form is out of date. Close it and run /cyclr install again."
+#: The same for the activate modal.
+STALE_ACTIVATE = "This form is out of date. Close it and run /cyclr cycles again."
+#: The same for the deploy and credentials modals.
+STALE_DEPLOY = "This form is out of date. Close it and run /cyclr templates again."
 
 log = logging.getLogger(__name__)
 
-_SUBCOMMANDS = {
-    "help": Action.HELP,
-    "search": Action.SEARCH,
-    "install": Action.INSTALL,
-    "list": Action.LIST,
-    "auth": Action.AUTH,
-    "uninstall": Action.UNINSTALL,
-    "accounts": Action.ACCOUNTS,
-    "history": Action.HISTORY,
-}
 _BUTTONS = {
     SEARCH_INSTALL: Action.INSTALL,
     HOME_INSTALL: Action.INSTALL,
@@ -92,30 +106,66 @@ _BUTTONS = {
     NEW_LINK: Action.AUTH,
     OPEN_LINK: Action.AUTH,  # a click on a page link arms it for one mint
     UNINSTALL: Action.UNINSTALL,
+    CYCLES_PAGE: Action.CYCLES,
+    CYCLE_ACTIVATE: Action.OPERATE,
+    CYCLE_PAUSE: Action.OPERATE,
+    CYCLE_RESUME: Action.OPERATE,
+    ALERT_PAUSE: Action.OPERATE,
+    ALERT_DETAILS: Action.CYCLES,
+    TEMPLATE_DEPLOY: Action.INSTALL,  # deploying is an installer's
+    HOME_DEPLOY: Action.INSTALL,
+    DEPLOY_AUTHORISE: Action.AUTH,
+    DEPLOY_CREDENTIALS: Action.AUTH,
 }
 
 #: The buttons whose value names an account (``{"a": account_id, ...}``). OPEN_LINK's names a
 #: link (``{"l": id}``), which arms only for its owner (LinkService.arm), as a seal would.
-_ACCOUNT_BUTTONS = frozenset({SEARCH_INSTALL, AUTHORISE, NEW_LINK, UNINSTALL})
+_ACCOUNT_BUTTONS = frozenset(
+    {
+        SEARCH_INSTALL,
+        AUTHORISE,
+        NEW_LINK,
+        UNINSTALL,
+        CYCLES_PAGE,
+        CYCLE_ACTIVATE,
+        CYCLE_PAUSE,
+        CYCLE_RESUME,
+        ALERT_PAUSE,
+        ALERT_DETAILS,
+        TEMPLATE_DEPLOY,
+        DEPLOY_AUTHORISE,
+        DEPLOY_CREDENTIALS,
+    }
+)
 
 
 def action_for(body: dict[str, Any]) -> Action | None:
-    """What a request would do; None for requests that change nothing (events, views closed)."""
-    if body.get("command"):
-        command = parse_command(str(body.get("text") or ""))
-        if command.subcommand == "account":
-            return Action.BIND if command.args else Action.ACCOUNTS
-        return _SUBCOMMANDS.get(command.subcommand, Action.HELP)
+    """What a request other than ``/cyclr`` would do (see :func:`command_for` for that); None
+    for requests that change nothing (events, views closed)."""
     kind = body.get("type")
     if kind == "block_actions":
         return _BUTTONS.get(str(_first_action(body).get("action_id")))
     if kind == "block_suggestion":
         return Action.INSTALL
     if kind == "view_submission":
+        if _activate_view(body) is not None:
+            return Action.OPERATE
+        if _view_of(body, DEPLOY_CALLBACK) is not None:
+            return Action.INSTALL
+        if _view_of(body, CREDENTIALS_CALLBACK) is not None:
+            return Action.AUTH
         return Action.INSTALL if _install_view(body) is not None else None
     if kind in ("shortcut", "message_action"):
         return Action.INSTALL if body.get("callback_id") == SHORTCUT else None
     return None
+
+
+def command_for(body: dict[str, Any]) -> tuple[Command, Subcommand | None, Role | None]:
+    """A ``/cyclr`` request's parsed command, its table entry and the least role that may run
+    it: None (nobody) when the entry is missing, whatever the parser made of the text."""
+    command = parse_command(str(body.get("text") or ""))
+    entry = subcommands.lookup(command.subcommand)
+    return command, entry, (entry.role_for(command.args) if entry is not None else None)
 
 
 def _first_action(body: dict[str, Any]) -> dict[str, Any]:
@@ -130,15 +180,28 @@ def _install_view(body: dict[str, Any]) -> dict[str, Any] | None:
     return view if isinstance(view, dict) and view.get("callback_id") == INSTALL_CALLBACK else None
 
 
+def _activate_view(body: dict[str, Any]) -> dict[str, Any] | None:
+    """The activate modal a request comes from, else None."""
+    view = body.get("view")
+    return view if isinstance(view, dict) and view.get("callback_id") == ACTIVATE_CALLBACK else None
+
+
+def _view_of(body: dict[str, Any], callback_id: str) -> dict[str, Any] | None:
+    """The view with ``callback_id`` a request comes from, else None."""
+    view = body.get("view")
+    return view if isinstance(view, dict) and view.get("callback_id") == callback_id else None
+
+
 def _opens_install_modal(body: dict[str, Any]) -> bool:
-    """`/cyclr install`, the global shortcut and the Install buttons of App Home and search."""
-    if body.get("command"):
-        return True
+    """The global shortcut and the Install buttons of App Home and search (`/cyclr install`
+    says so in its table entry)."""
     if body.get("type") in ("shortcut", "message_action"):
         return True  # action_for() made it INSTALL: the bot's own shortcut
     return body.get("type") == "block_actions" and _first_action(body).get("action_id") in (
         HOME_INSTALL,
         SEARCH_INSTALL,
+        HOME_DEPLOY,  # the deploy modal's openers, checked the same way (DeployActions.open)
+        TEMPLATE_DEPLOY,
     )
 
 
@@ -208,8 +271,41 @@ class Access:
         )
         #: The channel the request comes from: the command's or the message's, or where the
         #: install modal was opened; None for App Home and the global shortcut.
+        activate = _activate_view(body)
+        self._activate_view = activate
+        #: The activate modal's metadata when the request comes from one and the bot sealed it
+        #: for this user; None otherwise.
+        self.activate: ActivateMeta | None = (
+            ActivateMeta.loads(middleware.messenger.sealer, user_id, activate.get("private_metadata"))
+            if activate is not None
+            else None
+        )
+        deploy_view = _view_of(body, DEPLOY_CALLBACK)
+        self._deploy_view = deploy_view
+        #: The deploy modal's metadata when sealed for this user; None otherwise.
+        self.deploy: DeployMeta | None = (
+            DeployMeta.loads(middleware.messenger.sealer, user_id, deploy_view.get("private_metadata"))
+            if deploy_view is not None
+            else None
+        )
+        credentials_view = _view_of(body, CREDENTIALS_CALLBACK)
+        self._credentials_view = credentials_view
+        #: The credentials modal's metadata when sealed for this user; None otherwise.
+        self.credentials: CredentialsMeta | None = (
+            CredentialsMeta.loads(
+                middleware.messenger.sealer, user_id, credentials_view.get("private_metadata")
+            )
+            if credentials_view is not None
+            else None
+        )
         self.channel_id: str | None
-        if view is None:
+        if deploy_view is not None:
+            self.channel_id = self.deploy.channel_id if self.deploy is not None else None
+        elif credentials_view is not None:
+            self.channel_id = None
+        elif activate is not None:
+            self.channel_id = self.activate.channel_id if self.activate is not None else None
+        elif view is None:
             self.channel_id = _message_channel(body)
         else:
             self.channel_id = self.modal.channel_id if self.modal is not None else None
@@ -262,21 +358,44 @@ class Access:
 
     # -- the check ---------------------------------------------------------------------------------
 
-    def check(self, action: Action) -> Refusal | None:
-        """Why the user may not do ``action`` with what the request names, or None (and then
-        :attr:`account` is the account it names, if any)."""
-        if action is Action.HELP:
+    def check_role(self, required: Role | None, what: str) -> Refusal | None:
+        """Why the user does not have ``required`` to do ``what`` (a name for the log), or
+        None. ``None`` (nobody said who may) is refused to everyone, admins included."""
+        if required is Role.NONE:
             return None
+        if required is None:
+            log.warning("refused %s to %s: no role is required for it anywhere", what[:80], self.user_id)
+            return Refusal(UNKNOWN_REQUIREMENT)
         user = self.standing()
         if isinstance(user, Refusal):
             return user
-        decision = allows(user, action)
+        decision = permits(user, required)
         if not decision.allowed:
-            log.info("refused %s to %s: %s", action.value, self.user_id, decision.reason)
+            log.info("refused %s to %s: %s", what[:80], self.user_id, decision.reason)
             return Refusal(decision.reason, self._grants())
+        return None
+
+    def check(self, action: Action) -> Refusal | None:
+        """Why the user may not do ``action`` with what the request names, or None (and then
+        :attr:`account` is the account it names, if any)."""
+        required = ACTION_ROLES.get(action)
+        if required is Role.NONE:
+            return None
+        refusal = self.check_role(required, action.value)
+        if refusal is not None:
+            return refusal
         if self._view is not None and self.modal is None:
             log.info("refused %s to %s: form metadata not sealed for them", action.value, self.user_id)
             return Refusal(STALE_FORM)
+        if self._activate_view is not None and self.activate is None:
+            log.info("refused %s to %s: activate form not sealed for them", action.value, self.user_id)
+            return Refusal(STALE_ACTIVATE, field=INTERVAL)
+        if self._deploy_view is not None and self.deploy is None:
+            log.info("refused %s to %s: deploy form not sealed for them", action.value, self.user_id)
+            return Refusal(STALE_DEPLOY, field=TEMPLATE)
+        if self._credentials_view is not None and self.credentials is None:
+            log.info("refused %s to %s: credentials form not sealed for them", action.value, self.user_id)
+            return Refusal(STALE_DEPLOY, field=API_KEY)
         named = self._named_account()
         if named is None:
             return None
@@ -293,6 +412,17 @@ class Access:
 
     def _named_account(self) -> tuple[object, bool] | None:
         """``(account, sealed for this user)`` that the request names; None if it names none."""
+        if self._activate_view is not None:
+            # Sealed for this user, yet checked like a plain value: the grant may have changed.
+            return (self.activate.account_id, False) if self.activate is not None else None
+        if self._credentials_view is not None:
+            # Made from a checklist button sealed for this user, as that button's value was.
+            return (self.credentials.account_id, True) if self.credentials is not None else None
+        if self._deploy_view is not None:
+            if self.deploy is None or self._body.get("type") == "block_suggestion":
+                return None  # the pickers' own options (the account picker filters by the grant)
+            chosen = input_value(state_values(self._deploy_view), ACCOUNT)
+            return (chosen if chosen and chosen != NO_OPTION else None), False
         if self._view is not None:
             if self.modal is None or (
                 self._body.get("type") == "block_suggestion" and self._body.get("action_id") == ACCOUNT
@@ -336,12 +466,9 @@ class Access:
         return None
 
     def _load_accounts(self) -> None:
-        # Background work on the existing job runner (moves with it): the list, once loaded,
-        # lets the next try through without this request waiting on Cyclr.
-        try:
-            self._services.jobs.submit("account-list", self._services.accounts.all)
-        except JobRejected:
-            log.warning("job queue full: the account list is not loading")
+        # This process's cache: the list, once loaded, lets the next try through without
+        # this request waiting on Cyclr. One background fetch, however many requests ask.
+        self._services.accounts.refresh()
 
 
 class AccessMiddleware(Middleware):
@@ -363,7 +490,9 @@ class AccessMiddleware(Middleware):
         user_id = slack_id(context.user_id)
         result = context.authorize_result
         bot_team = (result.team_id if result is not None else None) or context.team_id
-        context[ACCESS] = Access(self, body, user_id=user_id, bot_team=bot_team)
+        access = context[ACCESS] = Access(self, body, user_id=user_id, bot_team=bot_team)
+        if body.get("command"):
+            return self._command(body, access, resp, next)
         action = action_for(body)
         if action is None or action is Action.HELP:
             next()
@@ -377,6 +506,25 @@ class AccessMiddleware(Middleware):
             next()
             return resp
         refusal = context[ACCESS].check(action)
+        if refusal is None:
+            next()
+            return resp
+        return self._refuse(body, refusal)
+
+    def _command(
+        self, body: dict[str, Any], access: Access, resp: BoltResponse, next: Callable[[], BoltResponse]
+    ) -> BoltResponse | None:
+        """``/cyclr``: the role its table entry needs; a name with no entry is refused."""
+        command, entry, required = command_for(body)
+        if required is not Role.NONE and not access.user_id:
+            return BoltResponse(status=400, body="no user in the request")
+        if entry is not None and entry.checked_by_handler:
+            # `/cyclr install` acks with nothing and opens the install modal afterwards; the
+            # listener runs the check then (InstallModal.open), so a first-time user's
+            # users.info does not hold the ack. Whatever the modal leads to is checked again.
+            next()
+            return resp
+        refusal = access.check_role(required, command.subcommand)
         if refusal is None:
             next()
             return resp
@@ -397,11 +545,16 @@ class AccessMiddleware(Middleware):
             return _json({"options": blocks.options_placeholder(refusal.reason)})
         if kind == "view_submission":
             text = refusal.reason + (" Ask a bot admin for access." if refusal.grants else "")
-            field = refusal.field if refusal.field in _input_blocks(body) else CONNECTOR
+            inputs = _input_blocks(body)
+            field = refusal.field if refusal.field in inputs else CONNECTOR
+            if field not in inputs:  # the activate, deploy and credentials modals
+                field = next(
+                    (f for f in (INTERVAL, TEMPLATE, ACCOUNT, API_KEY, USERNAME) if f in inputs), field
+                )
             return _json({"response_action": "errors", "errors": {field: text[:300]}})
         user = body.get("user") or {}
         try:
-            self.services.jobs.submit(
+            self.services.after_ack.submit(
                 "refusal",
                 self.messenger.respond,
                 body.get("response_url"),
@@ -410,13 +563,19 @@ class AccessMiddleware(Middleware):
                 channel_id=_message_channel(body),
             )
         except JobRejected:
-            log.warning("job queue full: refusal not delivered")
+            log.warning("after-ack pool full: refusal not delivered")
         return BoltResponse(status=200, body="")
 
 
 def _input_blocks(body: dict[str, Any]) -> set[str]:
     """The block ids of the submitted view's blocks."""
-    view = _install_view(body) or {}
+    view = (
+        _install_view(body)
+        or _activate_view(body)
+        or _view_of(body, DEPLOY_CALLBACK)
+        or _view_of(body, CREDENTIALS_CALLBACK)
+        or {}
+    )
     found = view.get("blocks")
     if not isinstance(found, list):
         return set()

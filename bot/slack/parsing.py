@@ -15,47 +15,20 @@ from __future__ import annotations
 import difflib
 import re
 import unicodedata
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Final
 
-SUBCOMMANDS: Final[tuple[str, ...]] = (
-    "help",
-    "search",
-    "install",
-    "list",
-    "auth",
-    "uninstall",
-    "accounts",
-    "account",
-    "history",
-)
+from bot.slack import subcommands
+from bot.slack.subcommands import HISTORY_DEFAULT, HISTORY_MAX, HISTORY_MIN, HelpEntry
 
-ALIASES: Final[dict[str, str]] = {
-    "?": "help",
-    "h": "help",
-    "-h": "help",
-    "--help": "help",
-    "find": "search",
-    "add": "install",
-    "ls": "list",
-    "installed": "list",
-    "authorise": "auth",
-    "authorize": "auth",
-    "authenticate": "auth",
-    "reauth": "auth",
-    "remove": "uninstall",
-    "delete": "uninstall",
-    "rm": "uninstall",
-    "log": "history",
-    "audit": "history",
-}
+#: The subcommands' names and aliases (alias → name), from the table.
+SUBCOMMANDS: Final[tuple[str, ...]] = subcommands.NAMES
+ALIASES: Final[Mapping[str, str]] = subcommands.ALIASES
 
 MAX_INPUT_CHARS: Final = 500
 # Text far past the cap is refused before normalising, so huge pastes cost nothing.
 _RAW_HARD_CAP: Final = 20 * MAX_INPUT_CHARS
-HISTORY_DEFAULT: Final = 10
-HISTORY_MIN: Final = 1
-HISTORY_MAX: Final = 50
 _ECHO_MAX: Final = 30
 
 _QUOTES: Final = str.maketrans(
@@ -84,52 +57,7 @@ _TRAILING_PUNCTUATION = ":,.;!?"
 
 
 #: The help card: (subcommand, usage, description, example), one per subcommand.
-HELP_ENTRIES: Final[tuple[tuple[str, str, str, str], ...]] = (
-    ("help", "/cyclr help [subcommand]", "Show this card.", "/cyclr help install"),
-    (
-        "search",
-        "/cyclr search <words>",
-        "Find connectors in the account's catalogue, each with an Install button.",
-        "/cyclr search salesforce",
-    ),
-    (
-        "install",
-        "/cyclr install [connector]",
-        "Open the install form, with the best match picked when you name one.",
-        "/cyclr install Google Sheets",
-    ),
-    (
-        "list",
-        "/cyclr list",
-        "Connectors installed in the account, and whether they are authorised.",
-        "/cyclr list",
-    ),
-    (
-        "auth",
-        "/cyclr auth <installed connector>",
-        "DM me a fresh sign-in link to authorise an installed connector.",
-        "/cyclr auth HubSpot",
-    ),
-    (
-        "uninstall",
-        "/cyclr uninstall <installed connector>",
-        "Remove an installed connector after you confirm (admins only).",
-        "/cyclr uninstall Mailchimp",
-    ),
-    ("accounts", "/cyclr accounts", "List the partner's Cyclr accounts.", "/cyclr accounts"),
-    (
-        "account",
-        "/cyclr account [account]",
-        "Show the Cyclr account this channel works on, or bind another (admins only).",
-        "/cyclr account Acme Ltd",
-    ),
-    (
-        "history",
-        f"/cyclr history [{HISTORY_MIN}-{HISTORY_MAX}]",
-        f"The recent installs in this workspace (default {HISTORY_DEFAULT}).",
-        "/cyclr history 20",
-    ),
-)
+HELP_ENTRIES: Final[tuple[HelpEntry, ...]] = subcommands.help_entries()
 
 
 @dataclass(frozen=True)
@@ -268,9 +196,7 @@ def _replace_escape(inner: str, found: _Mentions) -> str:
 
 
 def _resolve(word: str) -> str | None:
-    if word in SUBCOMMANDS:
-        return word
-    return ALIASES.get(word)
+    return subcommands.resolve(word)
 
 
 def _closest(word: str) -> str | None:

@@ -27,7 +27,7 @@ from typing import Any
 
 from bot.slack.ids import encode_value
 
-__all__ = ["MAX_METADATA", "ModalMeta", "Sealer"]
+__all__ = ["MAX_METADATA", "ActivateMeta", "CredentialsMeta", "DeployMeta", "ModalMeta", "Sealer"]
 
 MAX_METADATA = 3000
 _SEAL_FIELD = "s"  #: the seal's field in a button value
@@ -89,6 +89,26 @@ def _canonical(data: Mapping[str, Any]) -> str:
     return json.dumps(dict(data), sort_keys=True, separators=(",", ":"), ensure_ascii=True)
 
 
+def _load(sealer: Sealer, purpose: str, user_id: str, text: object) -> dict[str, Any] | None:
+    """The JSON object sealed for ``purpose`` and ``user_id``, or None for anything else."""
+    opened = sealer.unseal(purpose, user_id, text)
+    try:
+        data = json.loads(opened) if opened is not None else None
+    except ValueError:
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _dump(sealer: Sealer, purpose: str, user_id: str, data: Mapping[str, Any]) -> str:
+    """``data`` without its None values, as compact JSON sealed for ``purpose`` and ``user_id``."""
+    text = json.dumps({k: v for k, v in data.items() if v is not None}, separators=(",", ":"))
+    return sealer.seal(purpose, user_id, text)
+
+
+def _positive(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
+
+
 @dataclass(frozen=True, slots=True)
 class ModalMeta:
     """What the install modal carries in ``private_metadata``: where it was opened and on which
@@ -102,8 +122,7 @@ class ModalMeta:
 
     def dumps(self, sealer: Sealer, user_id: str) -> str:
         data = {"c": self.channel_id, "a": self.account_id, "n": self.auto_name, "o": self.previous_auto_name}
-        text = json.dumps({k: v for k, v in data.items() if v is not None}, separators=(",", ":"))
-        sealed = sealer.seal("modal", user_id, text)
+        sealed = _dump(sealer, "modal", user_id, data)
         if len(sealed) <= MAX_METADATA:
             return sealed
         # The names are only hints for the name field; the place must fit.
@@ -112,12 +131,8 @@ class ModalMeta:
     @classmethod
     def loads(cls, sealer: Sealer, user_id: str, text: object) -> ModalMeta | None:
         """None for anything that is not metadata this bot wrote for ``user_id``."""
-        opened = sealer.unseal("modal", user_id, text)
-        try:
-            data = json.loads(opened) if opened is not None else None
-        except ValueError:
-            return None
-        if not isinstance(data, dict):
+        data = _load(sealer, "modal", user_id, text)
+        if data is None:
             return None
         account = data.get("a")
         if not isinstance(account, str) or not account:
@@ -128,3 +143,108 @@ class ModalMeta:
             return value if isinstance(value, str) and value else None
 
         return cls(text_or_none("c"), account, text_or_none("n"), text_or_none("o"))
+
+
+@dataclass(frozen=True, slots=True)
+class ActivateMeta:
+    """What the activate modal carries in ``private_metadata``, sealed for the user it was
+    opened for: where it was opened, the cycle, and the listing to update with the outcome.
+    Team and user come from the request body Slack signed; the account is checked against
+    the user's access again when the modal is submitted."""
+
+    channel_id: str | None
+    account_id: str
+    cycle_id: str
+    page: int = 0
+    response_url: str | None = None
+    #: The deploy whose checklist the modal was opened from: the outcome goes there.
+    deploy_id: int | None = None
+
+    def dumps(self, sealer: Sealer, user_id: str) -> str:
+        data = {
+            "c": self.channel_id,
+            "a": self.account_id,
+            "cy": self.cycle_id,
+            "p": self.page,
+            "r": self.response_url,
+            "d": self.deploy_id,
+        }
+        sealed = _dump(sealer, "activate", user_id, data)
+        if len(sealed) <= MAX_METADATA or self.response_url is None:
+            return sealed
+        # The listing's response_url is a courtesy (the outcome is told anyway): the rest must fit.
+        return ActivateMeta(
+            self.channel_id, self.account_id, self.cycle_id, self.page, deploy_id=self.deploy_id
+        ).dumps(sealer, user_id)
+
+    @classmethod
+    def loads(cls, sealer: Sealer, user_id: str, text: object) -> ActivateMeta | None:
+        """None for anything that is not metadata this bot wrote for ``user_id``."""
+        data = _load(sealer, "activate", user_id, text)
+        if data is None:
+            return None
+        account, cycle, page = data.get("a"), data.get("cy"), data.get("p", 0)
+        if not (isinstance(account, str) and account and isinstance(cycle, str) and cycle):
+            return None
+        channel, url, deploy = data.get("c"), data.get("r"), data.get("d")
+        return cls(
+            channel if isinstance(channel, str) and channel else None,
+            account,
+            cycle,
+            page if isinstance(page, int) and not isinstance(page, bool) and page >= 0 else 0,
+            url if isinstance(url, str) and url else None,
+            deploy if isinstance(deploy, int) and not isinstance(deploy, bool) and deploy > 0 else None,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class DeployMeta:
+    """The deploy modal's ``private_metadata``, sealed for its user: where it was opened and
+    the account it started on. The account submitted is checked against the user's access."""
+
+    channel_id: str | None
+    account_id: str
+
+    def dumps(self, sealer: Sealer, user_id: str) -> str:
+        return _dump(sealer, "deploy", user_id, {"c": self.channel_id, "a": self.account_id})
+
+    @classmethod
+    def loads(cls, sealer: Sealer, user_id: str, text: object) -> DeployMeta | None:
+        data = _load(sealer, "deploy", user_id, text)
+        if data is None or not isinstance(data.get("a"), str) or not data["a"]:
+            return None
+        channel = data.get("c")
+        return cls(channel if isinstance(channel, str) and channel else None, data["a"])
+
+
+@dataclass(frozen=True, slots=True)
+class CredentialsMeta:
+    """The credentials modal's ``private_metadata``, sealed for its user: which installed
+    connector of which account (and deploy) the value is for. Never the value itself."""
+
+    account_id: str
+    account_connector_id: int
+    deploy_id: int
+    login: bool
+    connector_name: str = ""
+
+    def dumps(self, sealer: Sealer, user_id: str) -> str:
+        data = {
+            "a": self.account_id,
+            "ac": self.account_connector_id,
+            "d": self.deploy_id,
+            "l": self.login,
+            "n": self.connector_name[:200],
+        }
+        return _dump(sealer, "credentials", user_id, data)
+
+    @classmethod
+    def loads(cls, sealer: Sealer, user_id: str, text: object) -> CredentialsMeta | None:
+        data = _load(sealer, "credentials", user_id, text)
+        if data is None:
+            return None
+        account, connector, deploy = data.get("a"), _positive(data.get("ac")), _positive(data.get("d"))
+        if not isinstance(account, str) or not account or connector is None or deploy is None:
+            return None
+        name = data.get("n")
+        return cls(account, connector, deploy, data.get("l") is True, name if isinstance(name, str) else "")

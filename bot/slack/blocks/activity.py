@@ -19,10 +19,11 @@ from bot.slack.blocks.common import (
     slack_date,
     version_label,
 )
-from bot.store.records import InstallRecord, InstallState
+from bot.store.records import CycleEvent, InstallRecord, InstallState
 
 __all__ = [
     "HISTORY_TEXT_BUDGET",
+    "MAX_CYCLE_HISTORY",
     "MAX_HISTORY",
     "history_message",
     "install_line",
@@ -31,6 +32,7 @@ __all__ = [
 ]
 
 MAX_HISTORY = 50  #: rows at most (``/cyclr history`` asks for 1-50)
+MAX_CYCLE_HISTORY = 15  #: cycle changes at most, after the installs
 HISTORY_TEXT_BUDGET = 10_000  #: characters of rows at most; Slack refuses very long messages
 _NAME = 80
 
@@ -86,8 +88,10 @@ def team_notification(record: InstallRecord, *, account_name: str, sandbox: bool
 
 def install_line(record: InstallRecord, account_name: str | None = None) -> str:
     """One history row: when, who, connector, account, outcome (mrkdwn, escaped)."""
-    return (f"{slack_date(record.created_at)}  {mention(record.user_id)}  {_connector(record)} → "
-            f"*{_account(record, account_name)}*  {state_label(record, reason_limit=150)}")
+    return (
+        f"{slack_date(record.created_at)}  {mention(record.user_id)}  {_connector(record)} → "
+        f"*{_account(record, account_name)}*  {state_label(record, reason_limit=150)}"
+    )
 
 
 def history_message(
@@ -95,12 +99,27 @@ def history_message(
     *,
     sandbox: bool = False,
     account_names: Mapping[str, str] | None = None,
+    cycle_events: Sequence[CycleEvent] = (),
 ) -> Message:
-    """The most recent installs, newest first as given (at most 50 rows; the rest counted)."""
+    """The most recent installs, newest first as given (at most 50 rows; the rest counted),
+    then the recent activations, pauses and resumes of cycles (``cycle_events``)."""
+    from bot.slack.blocks.cycles import cycle_event_line
+
     names = account_names or {}
+    cycle_blocks: list[Block] = []
+    if cycle_events:
+        cycle_lines: list[str] = []
+        spent = 0
+        for event in cycle_events[:MAX_CYCLE_HISTORY]:
+            line = cycle_event_line(event, names.get(event.account_id))
+            spent += len(line) + 1
+            if spent > HISTORY_TEXT_BUDGET // 2:
+                break
+            cycle_lines.append(line)
+        cycle_blocks = [header("Recent cycle changes"), *(section(c) for c in pack_lines(cycle_lines))]
     if not records:
         text = "No installs yet. Start one with `/cyclr install`."
-        return message(text, [section(text)], sandbox=sandbox)
+        return message(text, [section(text), *cycle_blocks], sandbox=sandbox)
     lines: list[str] = []
     used = 0
     for record in records[:MAX_HISTORY]:
@@ -113,4 +132,5 @@ def history_message(
     blocks.extend(section(chunk) for chunk in pack_lines(lines))
     if len(records) > len(lines):
         blocks.append(context(f"…and {len(records) - len(lines)} more."))
+    blocks.extend(cycle_blocks)
     return message(f"Recent installs: {len(records)}", blocks, sandbox=sandbox)

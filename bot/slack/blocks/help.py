@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Sequence
 
+from bot.slack import subcommands
 from bot.slack.blocks.common import (
     MAX_SECTION_TEXT,
     Block,
@@ -18,9 +18,9 @@ from bot.slack.blocks.common import (
     pack_lines,
     section,
 )
+from bot.slack.subcommands import HelpEntry
 
 __all__ = [
-    "DEFAULT_HELP_ENTRIES",
     "HelpEntry",
     "error_message",
     "help_card",
@@ -28,38 +28,12 @@ __all__ = [
     "notice_message",
 ]
 
-#: (subcommand, usage, description, example)
-HelpEntry = tuple[str, str, str, str]
-
-DEFAULT_HELP_ENTRIES: tuple[HelpEntry, ...] = (
-    ("help", "/cyclr help", "Show this card.", "/cyclr help"),
-    ("search", "/cyclr search <words>", "Find connectors in the catalogue.", "/cyclr search salesforce"),
-    ("install", "/cyclr install [connector]", "Open the install form.", "/cyclr install hubspot"),
-    ("list", "/cyclr list", "Show the connectors installed in the account.", "/cyclr list"),
-    ("auth", "/cyclr auth <installed connector>", "DM me a fresh sign-in link.", "/cyclr auth Salesforce"),
-    ("uninstall", "/cyclr uninstall <installed connector>", "Remove an installed connector (admins).",
-     "/cyclr uninstall Salesforce"),
-    ("accounts", "/cyclr accounts [words]", "List the Cyclr accounts.", "/cyclr accounts acme"),
-    ("account", "/cyclr account [account]", "Show or (admins) bind this channel's account.",
-     "/cyclr account Acme Ltd"),
-    ("history", "/cyclr history", "Show the recent installs.", "/cyclr history"),
-)
-
 _MAX_ENTRY = 400
 
 
 def help_entries() -> Sequence[HelpEntry]:
-    """``bot.slack.parsing.HELP_ENTRIES`` when that module provides it, else our own list."""
-    try:
-        module = importlib.import_module("bot.slack.parsing")
-    except ImportError:
-        return DEFAULT_HELP_ENTRIES
-    entries = getattr(module, "HELP_ENTRIES", None)
-    if isinstance(entries, Sequence) and entries and all(
-        isinstance(e, tuple) and len(e) == 4 and all(isinstance(x, str) for x in e) for e in entries
-    ):
-        return entries
-    return DEFAULT_HELP_ENTRIES
+    """The help card's lines, from the subcommand table."""
+    return subcommands.help_entries()
 
 
 def _command(text: str) -> str:

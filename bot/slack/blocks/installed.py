@@ -20,7 +20,7 @@ from bot.slack.blocks.common import (
     version_label,
 )
 
-__all__ = ["MAX_LISTED", "installed_list", "uninstall_confirm_message"]
+__all__ = ["MAX_LISTED", "installed_list", "installed_rows", "uninstall_confirm_message"]
 
 MAX_LISTED = 40
 _NAME = 80
@@ -51,6 +51,11 @@ def _row(item: AccountConnector, account_id: str) -> Block:
         value = ids.encode_value({"a": account_id, "ac": item.id})
         return section(text, accessory=button("Authorise", ids.AUTHORISE, value=value, style="primary"))
     return section(text)
+
+
+def installed_rows(connectors: Sequence[AccountConnector], account_id: str) -> list[Block]:
+    """One section per connector: its names and state, *Authorise* when it needs a sign-in."""
+    return [_row(c, account_id) for c in connectors]
 
 
 def installed_list(

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from bot.jobs import JobRejected, JobRunner
+from bot.after_ack import JobRejected
 from bot.services.container import Services
 from bot.slack import blocks
 from bot.slack.listeners.errors import user_job
@@ -32,17 +32,16 @@ def run_later(
     response_url: str | None = None,
     user_id: str | None = None,
     channel_id: str | None = None,
-    runner: JobRunner | None = None,
 ) -> bool:
-    """Queue ``fn`` (on ``runner``, default the job runner) as a job that tells the user about
-    its own failure; False if refused."""
+    """Run ``fn`` just after the ack (:mod:`bot.after_ack`), telling the user about its own
+    failure; False if refused."""
     try:
-        (runner or services.jobs).submit(
+        services.after_ack.submit(
             name, user_job(messenger, fn, response_url=response_url, user_id=user_id, channel_id=channel_id)
         )
         return True
     except JobRejected:
-        log.warning("job queue full: %s refused", name)
+        log.warning("after-ack pool full: %s refused", name)
     try:
         messenger.respond(
             response_url,
@@ -74,10 +73,8 @@ class Surface:
         response_url: str | None = None,
         user_id: str | None = None,
         channel_id: str | None = None,
-        urgent: bool = False,
     ) -> bool:
-        """:func:`run_later` with this surface's services and messenger; ``urgent`` work runs on
-        :attr:`Services.urgent`, which no install can hold up."""
+        """:func:`run_later` with this surface's services and messenger."""
         return run_later(
             self.services,
             self.messenger,
@@ -86,5 +83,4 @@ class Surface:
             response_url=response_url,
             user_id=user_id,
             channel_id=channel_id,
-            runner=self.services.urgent if urgent else None,
         )

@@ -7,19 +7,20 @@ at once ("Looking…") and answered through the command's ``response_url`` by a 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
 from functools import cached_property
+from types import MappingProxyType
 from typing import Any
 
 from slack_bolt import Ack, App, BoltContext
 from slack_sdk import WebClient
 
+from bot.after_ack import JobRejected
 from bot.cyclr.errors import CyclrError
-from bot.jobs import JobRejected
-from bot.services.accounts import AccountDirectory
+from bot.services.accounts import ACK_WAIT, AccountDirectory
 from bot.services.container import Services
-from bot.slack import blocks
+from bot.slack import blocks, subcommands
 from bot.slack.ids import slack_id
 from bot.slack.listeners.background import BUSY, Surface
 from bot.slack.listeners.connectors import ConnectorActions
@@ -28,10 +29,15 @@ from bot.slack.listeners.install import InstallModal
 from bot.slack.messenger import SlackMessenger
 from bot.slack.middleware import ACCESS, Access
 from bot.slack.parsing import Command, parse_command
+from bot.slack.replies import REPLY, Asked
+from bot.slack.subcommands import Subcommand
 
 __all__ = ["CommandContext", "register"]
 
 log = logging.getLogger(__name__)
+
+#: What routing calls: a subcommand's handler.
+Route = Callable[["CommandContext", Ack, WebClient], None]
 
 
 @dataclass(frozen=True)
@@ -74,17 +80,17 @@ class CyclrCommand(Surface):
         super().__init__(services, messenger)
         self.modal = modal
         self.connectors = connectors
-        self._routes: dict[str, Callable[[CommandContext, Ack, WebClient], None]] = {
-            "help": self.help,
-            "search": self.search,
-            "install": self.install,
-            "list": self.list,
-            "auth": self.auth,
-            "uninstall": self.uninstall,
-            "accounts": self.accounts,
-            "account": self.account,
-            "history": self.history,
-        }
+        #: Subcommand name → its handler, from the table; a missing handler stops start-up.
+        self.routes: Mapping[str, Route] = MappingProxyType(
+            {entry.name: self._handler(entry) for entry in subcommands.TABLE}
+        )
+
+    def _handler(self, entry: Subcommand) -> Route:
+        handler = getattr(self, entry.handler, None)
+        if not callable(handler):
+            raise TypeError(f"/cyclr {entry.name}: CyclrCommand has no handler {entry.handler!r}")
+        route: Route = handler
+        return route
 
     def handle(self, ack: Ack, body: dict[str, Any], client: WebClient, context: BoltContext) -> None:
         command = parse_command(str(body.get("text") or ""))
@@ -100,7 +106,11 @@ class CyclrCommand(Surface):
             accounts=self.services.accounts,
             access=context[ACCESS],
         )
-        route = self._routes.get(command.subcommand, self.help)
+        route = self.routes.get(command.subcommand)
+        if route is None:  # the parser makes anything unknown `help`; this is a last resort
+            route = self.help
+            unknown = replace(command, subcommand="help", problem="I don't know that command.")
+            ctx = replace(ctx, command=unknown)
         route(ctx, ack, client)
 
     # -- helpers ---------------------------------------------------------------------------------
@@ -114,7 +124,7 @@ class CyclrCommand(Surface):
     def _later(self, ctx: CommandContext, ack: Ack, progress: str, name: str, fn: Callable[[], None]) -> None:
         """Ack with a progress line, then run ``fn`` as a job that answers via response_url."""
         try:
-            self.services.jobs.submit(
+            self.services.after_ack.submit(
                 name,
                 user_job(
                     self.messenger,
@@ -127,6 +137,23 @@ class CyclrCommand(Surface):
         except JobRejected:
             self._notice(ack, BUSY)
             return
+        self._notice(ack, progress)
+
+    def _queue(
+        self, ctx: CommandContext, ack: Ack, progress: str, command: str, *, every: bool = False
+    ) -> None:
+        """Queue a ``reply`` job (:mod:`bot.slack.replies`) for a worker, then ack with a progress line."""
+        asked = Asked(
+            every=every,
+            command=command,
+            team_id=ctx.team_id,
+            user_id=ctx.user_id,
+            channel_id=ctx.channel_id,
+            account_id=ctx.account_id,
+            args=ctx.command.args,
+            response_url=ctx.response_url,
+        )
+        self.services.queue.enqueue(REPLY, asked.to_payload())
         self._notice(ack, progress)
 
     def _reply(self, ctx: CommandContext, message: blocks.Message) -> None:
@@ -194,25 +221,25 @@ class CyclrCommand(Surface):
         )
 
     def list(self, ctx: CommandContext, ack: Ack, client: WebClient) -> None:
-        def run() -> None:
-            installed = self.services.cyclr.list_account_connectors(ctx.account_id)
-            self._reply(
-                ctx,
-                blocks.installed_list(
-                    installed,
-                    account_id=ctx.account_id,
-                    account_name=self._account_name(ctx.account_id),
-                    sandbox=self.sandbox,
-                ),
-            )
-
-        self._later(
-            ctx,
-            ack,
-            f"Looking up the connectors installed in {self._account_name(ctx.account_id)}…",
-            "list",
-            run,
+        self._queue(
+            ctx, ack, f"Looking up the connectors installed in {self._account_name(ctx.account_id)}…", "list"
         )
+
+    def health(self, ctx: CommandContext, ack: Ack, client: WebClient) -> None:
+        self._queue(ctx, ack, f"Checking the health of {self._account_name(ctx.account_id)}…", "health")
+
+    def cycles(self, ctx: CommandContext, ack: Ack, client: WebClient) -> None:
+        wanted = ctx.command.args
+        where = f"“{wanted}”" if wanted else self._account_name(ctx.account_id)
+        # The account named is resolved by the job (it may need Cyclr's list of accounts);
+        # whether the user may use it is decided here, from the grant, and carried along.
+        self._queue(ctx, ack, f"Looking up the cycles in {where}…", "cycles", every=ctx.access.grant().every)
+
+    def templates(self, ctx: CommandContext, ack: Ack, client: WebClient) -> None:
+        words = ctx.command.args
+        where = self._account_name(ctx.account_id)
+        progress = f"Searching the templates for “{words}”…" if words else f"Listing templates for {where}…"
+        self._queue(ctx, ack, progress, "templates")
 
     def auth(self, ctx: CommandContext, ack: Ack, client: WebClient) -> None:
         if not ctx.command.args:
@@ -224,14 +251,8 @@ class CyclrCommand(Surface):
                 ),
             )
             return
-        self._later(
-            ctx,
-            ack,
-            f"Finding “{ctx.command.args}” in {self._account_name(ctx.account_id)}…",
-            "auth",
-            lambda: self.connectors.auth_command(
-                ctx.team_id, ctx.user_id, ctx.account_id, ctx.command.args, ctx.response_url, ctx.channel_id
-            ),
+        self._queue(
+            ctx, ack, f"Finding “{ctx.command.args}” in {self._account_name(ctx.account_id)}…", "auth"
         )
 
     def uninstall(self, ctx: CommandContext, ack: Ack, client: WebClient) -> None:
@@ -245,29 +266,32 @@ class CyclrCommand(Surface):
                 ),
             )
             return
-        self._later(
-            ctx,
-            ack,
-            f"Finding “{ctx.command.args}” in {self._account_name(ctx.account_id)}…",
-            "uninstall",
-            lambda: self.connectors.uninstall_command(
-                ctx.account_id, ctx.command.args, ctx.response_url, ctx.user_id, ctx.channel_id
-            ),
+        self._queue(
+            ctx, ack, f"Finding “{ctx.command.args}” in {self._account_name(ctx.account_id)}…", "uninstall"
         )
 
     def accounts(self, ctx: CommandContext, ack: Ack, client: WebClient) -> None:
         query = ctx.command.args or None
 
-        def message() -> blocks.Message:
-            found = self.services.accounts.find(query) if query else list(self.services.accounts.all())
+        directory = self.services.accounts
+
+        def message(wait: float | None) -> blocks.Message:
+            if query:
+                found = directory.find(query, wait=wait)
+            else:
+                found = list(directory.all() if wait is None else directory.listed(wait=wait))
             return blocks.accounts_message(
                 found, current_account_id=ctx.account_id, query=query, sandbox=self.sandbox
             )
 
-        if self.services.accounts.cached() is not None:
-            self._answer(ack, message())
+        try:  # what is known now (a stale list is refreshed in the background)
+            answer = message(ACK_WAIT)
+        except (TimeoutError, CyclrError):  # nothing known yet: a job waits for Cyclr, then answers
+            self._later(
+                ctx, ack, "Fetching the Cyclr accounts…", "accounts", lambda: self._reply(ctx, message(None))
+            )
             return
-        self._later(ctx, ack, "Fetching the Cyclr accounts…", "accounts", lambda: self._reply(ctx, message()))
+        self._answer(ack, answer)
 
     def account(self, ctx: CommandContext, ack: Ack, client: WebClient) -> None:
         wanted = ctx.command.args
@@ -284,38 +308,24 @@ class CyclrCommand(Surface):
             self._notice(ack, "Run `/cyclr account <account>` in the channel you want to bind.")
             return
 
-        def run() -> None:
-            try:
-                found = self.services.accounts.find(wanted)
-            except CyclrError as error:
-                self._reply(
-                    ctx,
-                    blocks.notice_message(
-                        f"Cyclr did not answer: {error.user_message}", sandbox=self.sandbox
-                    ),
-                )
-                return
-            if len(found) != 1:
-                self._reply(
-                    ctx,
-                    blocks.accounts_message(
-                        found, current_account_id=ctx.account_id, query=wanted, sandbox=self.sandbox
-                    ),
-                )
-                return
-            account = found[0]
-            assert ctx.channel_id is not None
-            self.services.store.bind_channel(
-                team_id=ctx.team_id, channel_id=ctx.channel_id, account_id=account.id, bound_by=ctx.user_id
-            )
-            self._reply(
-                ctx,
-                blocks.channel_account_message(
-                    account=account, account_id=account.id, bound=True, sandbox=self.sandbox
-                ),
-            )
+        self._queue(ctx, ack, f"Binding this channel to “{wanted}”…", "bind")
 
-        self._later(ctx, ack, f"Binding this channel to “{wanted}”…", "bind", run)
+    def subscribe(self, ctx: CommandContext, ack: Ack, client: WebClient) -> None:
+        if not ctx.channel_id:
+            self._notice(ack, "Run `/cyclr subscribe` in the channel that should get the alerts.")
+            return
+        self._queue(
+            ctx, ack, "Subscribing this channel to cycle alerts…", "subscribe", every=ctx.access.grant().every
+        )
+
+    def unsubscribe(self, ctx: CommandContext, ack: Ack, client: WebClient) -> None:
+        if not ctx.channel_id:
+            self._notice(ack, "Run `/cyclr unsubscribe` in the channel that gets the alerts.")
+            return
+        self._queue(ctx, ack, "Unsubscribing this channel…", "unsubscribe", every=ctx.access.grant().every)
+
+    def subscriptions(self, ctx: CommandContext, ack: Ack, client: WebClient) -> None:
+        self._queue(ctx, ack, "Looking up this channel's alert subscriptions…", "subscriptions")
 
     def history(self, ctx: CommandContext, ack: Ack, client: WebClient) -> None:
         if ctx.command.problem:
@@ -327,8 +337,17 @@ class CyclrCommand(Surface):
             limit=ctx.command.count or 10,
             account_ids=None if grant.every else grant.accounts,
         )
-        names = {r.account_id: self._account_name(r.account_id) for r in records}
-        self._answer(ack, blocks.history_message(records, account_names=names, sandbox=self.sandbox))
+        changes = self.services.store.recent_cycle_events(
+            ctx.team_id,
+            limit=blocks.MAX_CYCLE_HISTORY,
+            account_ids=None if grant.every else grant.accounts,
+        )
+        accounts = {r.account_id for r in records} | {e.account_id for e in changes}
+        names = {a: self._account_name(a) for a in accounts}
+        self._answer(
+            ack,
+            blocks.history_message(records, account_names=names, cycle_events=changes, sandbox=self.sandbox),
+        )
 
 
 def register(app: App, command: CyclrCommand) -> None:

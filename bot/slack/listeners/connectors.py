@@ -39,16 +39,27 @@ class ConnectorActions(Surface):
         account_connector_id: int,
         connector_name: str | None = None,
         replace: tuple[str, str] | None = None,
-    ) -> None:
+    ) -> bool:
         """Put a fresh link in ``user_id``'s DM (in place of the message ``replace``).
 
         With a public URL the link is the bot's page (nothing minted yet); without one a
-        sign-in token is minted now, since the person just asked for it.
+        sign-in token is minted now, since the person just asked for it. Without
+        ``connector_name`` the connector is looked up first, and when it is already
+        authenticated no link is made (it could mint nothing): the message ``replace`` says
+        so instead, and the result is False.
         """
         links = self.services.links
-        if connector_name is None:
-            connector_name = self.services.cyclr.get_account_connector(account_id, account_connector_id).name
         account_name = self.services.accounts.name_of(account_id)
+        if connector_name is None:
+            current = self.services.cyclr.get_account_connector(account_id, account_connector_id)
+            if current.authenticated:
+                if replace:
+                    done = blocks.authorised_message(
+                        connector_name=current.name, account_name=account_name, sandbox=self.sandbox
+                    )
+                    self.messenger.update(replace[0], replace[1], done)
+                return False
+            connector_name = current.name
         channel = replace[0] if replace else self.messenger.dm_channel(user_id)
         if replace:
             links.replace_links_in(*replace)
@@ -92,6 +103,7 @@ class ConnectorActions(Surface):
         else:
             channel, ts = self.messenger.dm(user_id, message)
         links.attach_message(link, dm_channel=channel, dm_ts=ts)
+        return True
 
     def _button_target(self, action: dict[str, Any]) -> tuple[str, int] | None:
         """(account_id, account_connector_id) from a button's value, if it names a real account."""
@@ -132,7 +144,7 @@ class ConnectorActions(Surface):
         )
         in_dm = replace is not None
         try:
-            self.send_link(
+            sent = self.send_link(
                 team_id=team_id,
                 user_id=user_id,
                 account_id=account_id,
@@ -149,11 +161,14 @@ class ConnectorActions(Surface):
             )
             return
         if not in_dm:
+            text = (
+                "I sent you a fresh sign-in link by direct message."
+                if sent
+                else "That connector is already authorised: there is nothing to sign in to."
+            )
             self.messenger.respond(
                 body.get("response_url"),
-                blocks.notice_message(
-                    "I sent you a fresh sign-in link by direct message.", sandbox=self.sandbox
-                ),
+                blocks.notice_message(text, sandbox=self.sandbox),
                 user_id=user_id,
                 channel_id=channel if isinstance(channel, str) else None,
             )
@@ -181,6 +196,12 @@ class ConnectorActions(Surface):
     ) -> None:
         found = self._find_one(account_id, query, response_url, user_id, channel_id)
         if found is None:
+            return
+        if found.authenticated:
+            account_name = self.services.accounts.name_of(account_id)
+            self._reply(
+                response_url, user_id, channel_id, f"{found.name} is already authorised in {account_name}."
+            )
             return
         if found.auth_kind is not AuthKind.OAUTH:
             kind = found.auth_kind.label

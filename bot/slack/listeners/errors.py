@@ -16,10 +16,14 @@ from slack_bolt import App, BoltResponse
 
 from bot.logs import reference_id
 from bot.slack import blocks
-from bot.slack.ids import CONNECTOR, INSTALL_CALLBACK
+from bot.slack.ids import ACTIVATE_CALLBACK, CONNECTOR, INSTALL_CALLBACK, INTERVAL
 from bot.slack.messenger import SlackMessenger
+from bot.store import unavailable
 
-__all__ = ["new_reference", "register", "user_job"]
+__all__ = ["DATABASE_DOWN", "new_reference", "register", "user_job"]
+
+#: What a user is told when the store did not answer in time (its timeouts: bot.store.store).
+DATABASE_DOWN = "The bot's database is not answering; try again in a minute."
 
 log = logging.getLogger(__name__)
 
@@ -38,18 +42,34 @@ def _where(body: dict[str, Any]) -> tuple[str | None, str | None, str | None]:
     return body.get("response_url"), user_id, channel_id
 
 
+def _failure(messenger: SlackMessenger, ref: str, *, down: bool) -> blocks.Message:
+    if down:
+        text = f":hourglass: {DATABASE_DOWN} (reference {ref})"
+        return blocks.notice_message(text, sandbox=messenger.sandbox)
+    return blocks.error_message(
+        "Something went wrong on my side, and it is logged.", ref=ref, sandbox=messenger.sandbox
+    )
+
+
 def register(app: App, messenger: SlackMessenger) -> None:
     @app.error
     def handle_error(
         error: Exception, body: dict[str, Any], response: BoltResponse | None
     ) -> BoltResponse | None:
         ref = reference_id.get() or new_reference()
-        log.error(
-            "unhandled error (ref %s) in a %s request", ref, body.get("type") or "command", exc_info=error
-        )
-        message = blocks.error_message(
-            "Something went wrong on my side, and it is logged.", ref=ref, sandbox=messenger.sandbox
-        )
+        down = unavailable(error)
+        if down:  # no traceback: it says nothing the database's own logs do not
+            log.error(
+                "the database did not answer (ref %s) in a %s request: %s",
+                ref,
+                body.get("type") or "command",
+                type(error).__name__,
+            )
+        else:
+            log.error(
+                "unhandled error (ref %s) in a %s request", ref, body.get("type") or "command", exc_info=error
+            )
+        message = _failure(messenger, ref, down=down)
         if response is not None:  # not yet acknowledged: the answer itself carries the message
             if body.get("command"):
                 payload: dict[str, Any] = {
@@ -62,16 +82,22 @@ def register(app: App, messenger: SlackMessenger) -> None:
                 )
             view = body.get("view")
             callback_id = view.get("callback_id") if isinstance(view, dict) else None
-            if body.get("type") == "view_submission" and callback_id == INSTALL_CALLBACK:
+            if body.get("type") == "view_submission" and callback_id in (INSTALL_CALLBACK, ACTIVATE_CALLBACK):
+                field = CONNECTOR if callback_id == INSTALL_CALLBACK else INTERVAL
                 payload = {
                     "response_action": "errors",
-                    "errors": {CONNECTOR: f"Something went wrong (reference {ref}). Please try again."},
+                    "errors": {
+                        field: f"{DATABASE_DOWN} (reference {ref})"
+                        if down
+                        else f"Something went wrong (reference {ref}). Please try again."
+                    },
                 }
                 return BoltResponse(
                     status=200, body=json.dumps(payload), headers={"content-type": "application/json"}
                 )
             if body.get("type") == "block_suggestion":  # the picker's list is the only place to say it
-                payload = {"options": blocks.options_placeholder(f"Something went wrong (reference {ref})")}
+                said = "The bot's database is not answering" if down else "Something went wrong"
+                payload = {"options": blocks.options_placeholder(f"{said} (reference {ref})")}
                 return BoltResponse(
                     status=200, body=json.dumps(payload), headers={"content-type": "application/json"}
                 )
@@ -100,11 +126,9 @@ def user_job(
         token = reference_id.set(ref)
         try:
             fn()
-        except Exception:
+        except Exception as error:
             log.exception("background job failed (ref %s)", ref)
-            message = blocks.error_message(
-                "Something went wrong on my side, and it is logged.", ref=ref, sandbox=messenger.sandbox
-            )
+            message = _failure(messenger, ref, down=unavailable(error))
             try:
                 messenger.respond(response_url, message, user_id=user_id, channel_id=channel_id)
             except Exception:

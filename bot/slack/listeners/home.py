@@ -5,17 +5,21 @@ without accounts, installs or people."""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from slack_bolt import App, BoltContext
 from slack_sdk import WebClient
 
+from bot.after_ack import JobRejected
 from bot.services.access import Role
 from bot.services.container import Services
 from bot.slack import blocks
 from bot.slack.middleware import ACCESS, Access, Refusal
 
 __all__ = ["HOME_RECENT", "home_view", "register"]
+
+log = logging.getLogger(__name__)
 
 HOME_RECENT = 10  #: installs shown; `/cyclr history` shows more
 
@@ -32,12 +36,17 @@ def home_view(services: Services, access: Access | None, user_id: str) -> dict[s
     recent = services.store.recent_installs(
         access.team_id, limit=HOME_RECENT, account_ids=None if grant.every else grant.accounts
     )
+    changes = services.store.recent_cycle_events(
+        access.team_id, limit=HOME_RECENT, account_ids=None if grant.every else grant.accounts
+    )
     account_id = services.accounts.default_account_id
+    accounts = {r.account_id for r in recent} | {e.account_id for e in changes}
     return blocks.app_home(
         default_account_name=services.accounts.name_of(account_id),
         default_account_id=account_id,
         recent=recent,
-        account_names={r.account_id: services.accounts.name_of(r.account_id) for r in recent},
+        account_names={a: services.accounts.name_of(a) for a in accounts},
+        cycle_events=changes,
         sandbox=services.sandbox,
     )
 
@@ -50,4 +59,14 @@ def register(app: App, services: Services) -> None:
         user_id = event.get("user")
         if not isinstance(user_id, str) or not user_id:
             return  # nothing to publish to
-        client.views_publish(user_id=user_id, view=home_view(services, context.get(ACCESS), user_id))
+        access = context.get(ACCESS)
+
+        def publish() -> None:
+            client.views_publish(user_id=user_id, view=home_view(services, access, user_id))
+
+        # After the ack: a slow store or Slack's 429 on views.publish (its client waits out
+        # Retry-After) must not hold the event's ack.
+        try:
+            services.after_ack.submit("app-home", publish)
+        except JobRejected:
+            log.warning("after-ack pool full: App Home not published for %s", user_id)

@@ -7,7 +7,6 @@ in-memory cache, and whatever needs Cyclr arrives later by ``views.update`` from
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -17,9 +16,10 @@ from slack_sdk.errors import SlackApiError
 
 from bot.cyclr.errors import CyclrError
 from bot.cyclr.models import Account, Connector
-from bot.jobs import JobRejected
 from bot.services.access import AccountGrant, Action
+from bot.services.accounts import ACK_WAIT
 from bot.services.catalogue import Catalogue
+from bot.services.container import Services
 from bot.services.installs import Credentials, InstallRequest, validate_install
 from bot.slack import blocks
 from bot.slack.forms import input_value, state_values
@@ -39,9 +39,9 @@ from bot.slack.ids import (
     USERNAME,
     decode_value,
 )
+from bot.slack.jobs import INSTALL, HeldInstalls
 from bot.slack.listeners.background import Surface
-from bot.slack.listeners.errors import user_job
-from bot.slack.messenger import ViewChanged
+from bot.slack.messenger import SlackMessenger, ViewChanged
 from bot.slack.middleware import ACCESS, STALE_FORM, Access
 from bot.slack.sealed import ModalMeta
 from bot.store import InstallRecord
@@ -59,6 +59,11 @@ JOB_CATALOGUE_WAIT = 30.0
 class InstallModal(Surface):
     """The install modal's behaviour, shared by the command, buttons, shortcut and App Home."""
 
+    def __init__(self, services: Services, messenger: SlackMessenger, held: HeldInstalls) -> None:
+        super().__init__(services, messenger)
+        #: Runs the install jobs that carry credentials here, in the process that took them.
+        self.held = held
+
     # -- opening -------------------------------------------------------------------------------
 
     def open(
@@ -71,7 +76,7 @@ class InstallModal(Surface):
         connector_id: str | int | None = None,
         response_url: str | None = None,
     ) -> None:
-        """Open the modal just after the ack, on the urgent lane (the trigger lives 3 s).
+        """Open the modal just after the ack, in this process (the trigger lives 3 s).
 
         Slack gets its ack without waiting for ``views.open``; whatever needs Cyclr is filled
         in later by a job. A failure or a full lane reaches the user like a job's does. The
@@ -91,7 +96,6 @@ class InstallModal(Surface):
             response_url=response_url,
             user_id=access.user_id,
             channel_id=access.channel_id,
-            urgent=True,
         )
 
     def _open_now(
@@ -262,7 +266,12 @@ class InstallModal(Surface):
             accounts = [Account(a, directory.name_of(a)) for a in sorted(grant.accounts)]
         else:
             try:
-                accounts = directory.find(query) if query.strip() else list(directory.all())
+                if query.strip():
+                    accounts = directory.find(query, wait=ACK_WAIT)
+                else:
+                    accounts = list(directory.listed(wait=ACK_WAIT))
+            except TimeoutError:
+                return blocks.options_placeholder("Still loading the Cyclr accounts… type again in a moment")
             except CyclrError as error:
                 return blocks.options_placeholder(f"Cyclr is not answering ({_plain_error(error)})")
         if not accounts:
@@ -373,17 +382,15 @@ class InstallModal(Surface):
         if not created:
             ack(response_action="update", view=self._outcome_or_progress(record, account_name))
             return
-        try:
-            self.services.jobs.submit(
-                "install",
-                user_job(
-                    self.messenger,
-                    lambda: self._install(str(view.get("id")), record, request),
-                    user_id=user_id,
-                    channel_id=meta.channel_id,
-                ),
-            )
-        except JobRejected:
+        call = self.services.installs.prepare(record, request)
+        view_id = str(view.get("id"))
+        if call.secret:
+            started = self.held.start(call, view_id=view_id)
+        else:
+            payload = {**call.to_payload(), "view": view_id}
+            started = True
+            self.services.queue.enqueue(INSTALL, payload, key=f"{INSTALL}:{record.id}")
+        if not started:
             outcome = self.services.installs.reject(
                 record,
                 "The bot is very busy right now, so nothing was installed. Please try again in a minute.",
@@ -411,30 +418,6 @@ class InstallModal(Surface):
         return blocks.install_progress_view(
             connector_name=record.connector_name, account_name=account_name, sandbox=self.sandbox
         )
-
-    def _install(self, view_id: str, record: InstallRecord, request: InstallRequest) -> None:
-        """The install job: show progress, call Cyclr once, show the outcome."""
-        account_name = self.services.accounts.name_of(request.account_id)
-        progress = blocks.install_progress_view(
-            connector_name=record.connector_name, account_name=account_name, sandbox=self.sandbox
-        )
-        # Our own progress update gives a hash; if Slack applies the submission's ack after
-        # it, the hash no longer matches and the outcome is re-sent without it (see below).
-        view_hash = self.messenger.update_view(view_id, progress)
-        outcome = self.services.installs.perform(record, request)
-        if view_hash is None:
-            return  # the user closed the modal; the DM tells them the outcome
-        view = blocks.install_outcome_view(
-            outcome.record,
-            account_name=account_name,
-            sandbox=self.sandbox,
-            duplicate_name=outcome.duplicate_name,
-        )
-        try:
-            self.messenger.update_view(view_id, view, view_hash=view_hash or None)
-        except ViewChanged:
-            time.sleep(0.3)
-            self.messenger.update_view(view_id, view)
 
 
 def _plain_error(error: Exception) -> str:
