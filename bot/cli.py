@@ -1,7 +1,11 @@
 """``cyclr-bot``: the command line, and the only place that reads ``.env``.
 
-``cyclr-bot run [--http] [--host H] [--port N] [--sandbox]`` starts the bot;
+``cyclr-bot run [--http] [--host H] [--port N] [--sandbox] [--no-worker]`` starts the bot
+(intake, and a worker process unless ``--no-worker``); ``cyclr-bot worker`` runs only the
+work after the ack, for scale-out;
 ``cyclr-bot check [--sandbox]`` validates the configuration and both platforms;
+``cyclr-bot db upgrade|current`` upgrades or prints the store's schema version (it reads
+only ``CYCLR_BOT_DATABASE_URL``);
 ``cyclr-bot playground [--port N]`` runs the bot with the Cyclr sandbox and a local Slack
 stand-in and its page, needing no setting at all.
 A malformed or missing setting exits with code 2 and one message naming every problem.
@@ -27,6 +31,7 @@ __all__ = ["main"]
 log = logging.getLogger("bot.cli")
 
 EXIT_CONFIG = 2
+SANDBOX_ENV = "CYCLR_BOT_SANDBOX"
 PLAYGROUND_PORT = 3000
 NO_SLACK = (
     "No Slack settings (SLACK_BOT_TOKEN) in the environment or {env_file}: starting the playground,"
@@ -42,7 +47,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("--env-file", default=".env", help="read settings from this file too (default .env)")
-    sub = parser.add_subparsers(dest="command", metavar="{run,check,playground}")
+    sub = parser.add_subparsers(dest="command", metavar="{run,worker,check,db,playground}")
 
     run = sub.add_parser("run", help="start the bot (Socket Mode with SLACK_APP_TOKEN, else HTTP)")
     run.add_argument("--http", action="store_true", help="HTTP mode even when SLACK_APP_TOKEN is set")
@@ -50,13 +55,25 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--port", type=int, default=None, help="HTTP mode: port (default $PORT or 3000)")
     run.add_argument("--sandbox", action="store_true", help="talk to the built-in Cyclr sandbox")
     run.add_argument(
+        "--no-worker",
+        action="store_true",
+        help="intake only: leave the work after the ack to `cyclr-bot worker` processes",
+    )
+    run.add_argument(
         "--playground-if-no-slack",
         action="store_true",
         help="start the playground instead when SLACK_BOT_TOKEN is in neither the environment nor .env",
     )
 
+    sub.add_parser("worker", help="run only the work after the ack (jobs), beside `run --no-worker` replicas")
+
     check = sub.add_parser("check", help="validate the configuration, Cyclr and Slack; exit 0 if all pass")
     check.add_argument("--sandbox", action="store_true", help="check against the built-in Cyclr sandbox")
+
+    db = sub.add_parser("db", help="the store's schema: upgrade it, or print its version")
+    db.add_argument(
+        "action", choices=("upgrade", "current"), help="upgrade: to this version; current: print it"
+    )
 
     playground = sub.add_parser(
         "playground", help="the bot, the Cyclr sandbox and a local Slack page on 127.0.0.1; no settings"
@@ -76,7 +93,10 @@ def load_settings(args: argparse.Namespace, environ: dict[str, str] | None = Non
             load_dotenv(args.env_file, override=False)
         environ = dict(os.environ)
     mode: Literal["http"] | None = "http" if getattr(args, "http", False) else None
-    return Settings.from_env(environ, mode=mode, sandbox=bool(getattr(args, "sandbox", False)))
+    # A worker started by `run --sandbox` is told where that sandbox is (bot.runtime.WorkerProcess).
+    sandbox_child = args.command == "worker" and environ.get(SANDBOX_ENV) == "1"
+    settings = Settings.from_env(environ, mode=mode, sandbox=bool(getattr(args, "sandbox", False)))
+    return replace(settings, sandbox=True) if sandbox_child else settings
 
 
 def _hide_from_bolt() -> None:
@@ -99,6 +119,8 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int
         return EXIT_CONFIG
     if args.command == "playground":
         return run_playground(args.port, out=out)
+    if args.command == "db":
+        return run_db(args, out=out)
     if args.command == "run" and args.playground_if_no_slack and not _slack_configured(args.env_file):
         print(NO_SLACK.format(env_file=args.env_file), file=out, flush=True)
         return run_playground(PLAYGROUND_PORT if args.port is None else args.port, out=out)
@@ -116,11 +138,17 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int
 
     if args.command == "check":
         return run_checks(settings, out=out)
+    if args.command == "worker":
+        from bot.runtime import run_worker
+
+        return run_worker(settings)
     if args.port is not None:
         settings = replace(settings, port=args.port)
     from bot.runtime import run_bot
 
-    return run_bot(settings, http=bool(args.http), host=args.host)
+    return run_bot(
+        settings, http=bool(args.http), host=args.host, worker=not args.no_worker, env_file=args.env_file
+    )
 
 
 def _slack_configured(env_file: str) -> bool:
@@ -132,6 +160,40 @@ def _slack_configured(env_file: str) -> bool:
     if env_file and os.path.exists(env_file):
         return bool((dotenv_values(env_file).get("SLACK_BOT_TOKEN") or "").strip())
     return False
+
+
+# -- db -----------------------------------------------------------------------------------------
+
+
+def run_db(args: argparse.Namespace, *, out: TextIO) -> int:
+    """``db upgrade`` / ``db current``: needs only ``CYCLR_BOT_DATABASE_URL`` (or its default)."""
+    from dotenv import dotenv_values
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from bot.config import DEFAULT_DATABASE_URL, normalise_database_url
+    from bot.store import Store, schema
+
+    configure_logging("WARNING", "text")
+    file_values = dotenv_values(args.env_file) if args.env_file and os.path.exists(args.env_file) else {}
+    raw = os.environ.get("CYCLR_BOT_DATABASE_URL") or file_values.get("CYCLR_BOT_DATABASE_URL")
+    url = normalise_database_url(raw or DEFAULT_DATABASE_URL)
+    store = Store(url)
+    shown = store.engine.url.render_as_string(hide_password=True)
+    try:
+        if args.action == "current":
+            version = schema.current(store.engine)
+            shown_version = version or "none (empty, or made before migrations)"
+            print(f"{shown_version} (this code: {schema.head()})", file=out)
+            return 0
+        before = schema.upgrade(store.engine)
+        print(f"{shown}: schema at {schema.head()} (was {before})", file=out)
+        return 0
+    except SQLAlchemyError as error:
+        problem = f"cyclr-bot: the database {shown} did not answer: {type(error).__name__}"
+        print(redact(problem), file=sys.stderr)
+        return 1
+    finally:
+        store.close()
 
 
 # -- playground -------------------------------------------------------------------------------

@@ -54,6 +54,8 @@ _PATTERNS = [
     ),
     # /authorise/<ref> and /authorised/<return id>, the path as is, JSON-escaped or URL-encoded.
     re.compile(r"(?i)(authorised?(?:/|\\/|%2F|%5C%2F))[A-Za-z0-9_-]{16,}"),
+    # /cyclr/webhook/<secret>, Cyclr's error webhook for a subscribed account.
+    re.compile(r"(?i)(webhook(?:/|\\/|%2F|%5C%2F))[A-Za-z0-9_-]{16,}"),
 ]
 
 #: At most this many values are registered at once; past it, the value that expires soonest

@@ -64,8 +64,10 @@ class Playground:
         self._server.shutdown()
         self._server.server_close()
         self._thread.join(timeout=5)
+        from bot.runtime import wait_idle
+
+        wait_idle(self.services, 5)
         self._stop_background()
-        self.services.wait_idle(5)
         self.services.close()
         self.workspace.close()
         self.slack.close()
@@ -127,6 +129,7 @@ def _start(
         started.append(lambda: shutil.rmtree(data, ignore_errors=True))
     sandbox = CyclrSandbox().start()
     started.append(sandbox.stop)
+    _seed_cycles(sandbox)
     slack = _seeded_slack().start()
     started.append(slack.close)
     token = "xoxb-playground-" + secrets.token_hex(16)
@@ -150,23 +153,23 @@ def _start(
         sandbox=True,
     )
 
-    # The bot itself, as `cyclr-bot run --http` builds it in a web worker (bot.runtime.build_bot),
-    # keeping hold of the background work so that close() stops it. RE-POINT HERE when the
-    # runtime becomes intake + worker processes: build the intake's web app, and start a worker
-    # (a thread or a child process) on the same database.
-    from bot.runtime import Maintenance, build_services
+    # The bot itself: intake as `cyclr-bot run --http` builds it in a web worker, and the
+    # worker's consumer on a thread of this process (one process keeps the playground light).
+    from bot.runtime import build_services, build_worker
     from bot.slack.app import create_app
     from bot.web.app import create_web_app
 
     services = build_services(settings)
     started.append(services.close)
-    bolt_app, _ = create_app(services)
-    maintenance = Maintenance(services, every=settings.reconcile_every).start()
-    started.append(maintenance.stop)
+    bolt_app, messenger = create_app(services)
+    consumer = build_worker(services, messenger).start()
+    started.append(consumer.stop)
     holder["bot"] = create_web_app(services, bolt_app)
 
     workspace = Workspace(slack, f"{url}/slack/events", signing_secret)
-    holder["page"] = create_page_app(workspace, sandbox, people=PEOPLE, team_channel=TEAM_CHANNEL)
+    holder["page"] = create_page_app(
+        workspace, sandbox, people=PEOPLE, team_channel=TEAM_CHANNEL, health_sweep=services.health.sweep
+    )
     thread = threading.Thread(target=server.serve_forever, name="playground-web", daemon=True)
     thread.start()
     log.info("playground on %s (Slack stand-in %s, Cyclr sandbox %s)", url, slack.base_url, sandbox.api_url)
@@ -176,11 +179,25 @@ def _start(
         slack=slack,
         workspace=workspace,
         services=services,
-        _stop_background=maintenance.stop,
+        _stop_background=consumer.stop,
         _server=server,
         _thread=thread,
         _data_dir=data if temporary else None,
     )
+
+
+#: Templates installed into the default account at start, so `/cyclr cycles` has cycles to
+#: show: one that can start at once, one waiting for its connectors to be authorised.
+PLAYGROUND_CYCLES = ("Webhook > HTTP: forward events", "Greenhouse > BambooHR: new hires")
+
+
+def _seed_cycles(sandbox: CyclrSandbox) -> None:
+    for name in PLAYGROUND_CYCLES:
+        try:
+            template = sandbox.template_by_name(name)
+        except KeyError:  # a sandbox with another template library
+            continue
+        sandbox.state.install_template(sandbox.default_account_id, str(template["Id"]))
 
 
 def _seeded_slack() -> SlackStandin:

@@ -24,6 +24,7 @@ from bot.playground.mrkdwn import Names
 from bot.playground.render import Author, Surface, render_blocks, render_messages, render_modal
 from bot.playground.standin import BOT_USER_ID, SlackStandin, dm_channel_id
 from bot.playground.workspace import ActionResult, Workspace, WorkspaceError
+from bot.slack.subcommands import usage_hint
 
 __all__ = ["LONG_POLL", "USAGE_HINT", "Person", "create_page_app"]
 
@@ -32,7 +33,7 @@ log = logging.getLogger(__name__)
 #: Longest a state request waits for a change.
 LONG_POLL = 20.0
 #: The command's usage hint, as manifest.yml gives it to Slack (a test keeps them equal).
-USAGE_HINT = "help | search <words> | install [connector] | list | auth <connector> | history"
+USAGE_HINT = usage_hint()  # the manifest's, from the subcommand table
 COMMAND_DESCRIPTION = "Search, install and authorise Cyclr connectors"
 MAX_LATENCY = 10.0
 _LOOPBACK = ("127.0.0.1", "localhost")
@@ -59,6 +60,7 @@ def create_page_app(
     *,
     people: Sequence[Person],
     team_channel: str,
+    health_sweep: Callable[[], object] | None = None,
 ) -> Flask:
     """The page's Flask app (mounted at ``/`` and ``/_playground/`` beside the bot's)."""
     slack = workspace.slack
@@ -203,10 +205,43 @@ def create_page_app(
         slack.report_change()
         return jsonify(ok=True, seconds=sandbox.api_latency)
 
-    # SANDBOX CONTROLS, wired later: "make a connector lose its login" and "raise an error
-    # on a cycle" will be POST routes here calling CyclrSandbox's methods for them (the
-    # sandbox's own control API is /_sandbox/…); the page has disabled buttons waiting for
-    # them in templates/playground.html (look for "SANDBOX CONTROLS").
+    @page.post("/_playground/sandbox/cycle-error")
+    def cycle_error() -> Response:
+        """ "Raise an error on a cycle": a failed transaction on the default account's first
+        cycle; Cyclr's webhook brings it to the channels subscribed to that account."""
+        account_id = sandbox.default_account_id
+        cycles = sandbox.cycles(account_id)
+        if not cycles:
+            raise WorkspaceError("The default account has no cycle to fail.")
+        cycle = cycles[0]
+        sandbox.raise_incidents(account_id, str(cycle["Id"]), message="Field 'Email' is required.")
+        slack.report_change()
+        return jsonify(
+            ok=True,
+            notice=f"{cycle.get('Name') or 'A cycle'} failed a transaction. A channel subscribed"
+            " with /cyclr subscribe (admins) gets the alert.",
+        )
+
+    @page.post("/_playground/sandbox/lose-login")
+    def lose_login() -> Response:
+        """ "Make a connector lose its login": the newest authenticated install stops being so,
+        with a health sweep just before and after, so the bot tells it at once."""
+        if health_sweep is not None:
+            health_sweep()
+        for account_id in sandbox.account_ids:
+            for installed in reversed(sandbox.installed(account_id)):
+                if installed.get("Authenticated"):
+                    sandbox.set_authenticated(account_id, int(installed["Id"]), False)
+                    if health_sweep is not None:
+                        health_sweep()
+                    slack.report_change()
+                    name = installed.get("Name") or "A connector"
+                    return jsonify(
+                        ok=True,
+                        notice=f"{name} in {account_id} has lost its login: see the DM, the channel"
+                        " or /cyclr health.",
+                    )
+        raise WorkspaceError("No connector is authorised yet: install and authorise one first.")
 
     return page
 

@@ -311,9 +311,15 @@ class SlackStandin:
 
     # -- recorded calls -------------------------------------------------------------------
 
-    def calls(self, method: str | None = None) -> list[Call]:
+    def calls(
+        self, method: str | None = None, *, predicate: Callable[[Call], bool] | None = None
+    ) -> list[Call]:
         with self._cond:
-            return [c for c in self._calls if method is None or c.method == method]
+            return [
+                c
+                for c in self._calls
+                if (method is None or c.method == method) and (predicate is None or predicate(c))
+            ]
 
     def clear(self) -> None:
         """Forget recorded calls (state such as messages and views is kept)."""

@@ -16,6 +16,7 @@ from werkzeug.exceptions import HTTPException
 from bot import __version__
 from bot.services.container import Services
 from bot.store import StoreUnavailable
+from bot.web.alerts import alert_webhook
 from bot.web.events import register_events
 from bot.web.pages import link_pages
 
@@ -34,6 +35,8 @@ def create_web_app(services: Services, bolt_app: App | None, *, socket_connected
         web.register_blueprint(link_pages(services))
     if bolt_app is not None:
         register_events(web, bolt_app, services.settings.slack_signing_secret or "")
+    if services.settings.public_url:
+        web.register_blueprint(alert_webhook(services))
 
     @web.get("/healthz")
     def healthz() -> tuple[Response, int]:
@@ -41,11 +44,15 @@ def create_web_app(services: Services, bolt_app: App | None, *, socket_connected
             services.store.ping()
         except StoreUnavailable as error:
             return jsonify(ok=False, error=f"the state store does not answer ({error})"), 503
+        try:
+            services.store.probe_write()
+        except StoreUnavailable as error:
+            return jsonify(ok=False, error=f"the state store does not take writes ({error})"), 503
         body: dict[str, Any] = {
             "ok": True,
             "version": __version__,
             "sandbox": services.sandbox,
-            "jobs_pending": services.jobs.pending,
+            "after_ack_pending": services.after_ack.pending,
         }
         if socket_connected is not None:
             body["socket_mode_connected"] = bool(socket_connected())

@@ -1,15 +1,13 @@
 """Serves the Flask app with gunicorn, embedded (no separate config file needed).
 
-Each worker builds its own app after the fork (``preload_app`` stays off): the job runner
-and cache threads must start in the process that uses them.
+Each web worker builds its own app after the fork (``preload_app`` stays off): its cache
+and after-ack threads must start in the process that uses them.
 
-A Python process runs on one core at a time (the GIL), and an ack costs a millisecond or
-two of it, so a burst of acks queues behind one core. The default is therefore a worker
-per core, up to :data:`MAX_DEFAULT_WORKERS`, each with :data:`DEFAULT_THREADS` threads. With
-more than one, each worker listens on a socket of its own (``SO_REUSEPORT``) and the
-kernel spreads new connections over them; on one shared socket the least busy worker
-wins most of a burst's connections. Scale beyond one machine with replicas sharing one
-PostgreSQL.
+The web workers only take requests (intake); the work after the ack runs in a worker
+process (``cyclr-bot worker``) beside them. The default is one web worker with
+:data:`DEFAULT_THREADS` threads (``WEB_CONCURRENCY`` asks for more). With more than one,
+each listens on a socket of its own (``SO_REUSEPORT``) and the kernel spreads new
+connections over them. Scale beyond one machine with replicas sharing one PostgreSQL.
 
 gunicorn's own log lines (a worker timeout, a malformed request line quoted back) go through
 the bot's log handler, so they are redacted and formatted like every other line
@@ -19,18 +17,14 @@ the bot's log handler, so they are redacted and formatted like every other line
 from __future__ import annotations
 
 import gc
-import os
 from collections.abc import Callable
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
 from gunicorn.glogging import Logger
 
-from bot.jobs import start_threads
-
 __all__ = [
     "DEFAULT_THREADS",
-    "MAX_DEFAULT_WORKERS",
     "GunicornLogger",
     "GunicornServer",
     "default_workers",
@@ -39,20 +33,18 @@ __all__ = [
     "server_options",
 ]
 
-MAX_DEFAULT_WORKERS = 4
 DEFAULT_THREADS = 16
 
 
 def default_workers() -> int:
-    """One worker per core, at most :data:`MAX_DEFAULT_WORKERS` (each has its own caches)."""
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    return max(1, min(MAX_DEFAULT_WORKERS, cores))
+    """One web worker: intake only acks; the work after the ack has its own process."""
+    return 1
 
 
 def server_options(
     host: str, port: int, *, workers: int | None = None, threads: int = DEFAULT_THREADS
 ) -> dict[str, Any]:
-    """gunicorn settings: ``workers`` processes (None: one per core) of ``threads`` threads
+    """gunicorn settings: ``workers`` processes (None: one) of ``threads`` threads
     (the settings ``WEB_CONCURRENCY`` and ``WEB_THREADS``)."""
     workers = workers or default_workers()
     return {
@@ -89,7 +81,6 @@ class GunicornLogger(Logger):  # type: ignore[misc]
 
 def ready_worker(worker: Any) -> None:
     """gunicorn's ``post_worker_init``: the app is loaded; get ready for the first burst."""
-    start_request_threads(worker)
     freeze_startup_heap()
 
 
@@ -104,14 +95,6 @@ def freeze_startup_heap() -> None:
     """
     gc.collect()
     gc.freeze()
-
-
-def start_request_threads(worker: Any) -> None:
-    """Start a gthread worker's request threads before its first request (see
-    :func:`bot.jobs.start_threads`), not one by one inside the first burst."""
-    pool = getattr(worker, "tpool", None)
-    if pool is not None:
-        start_threads(pool, worker.cfg.threads)
 
 
 class GunicornServer(BaseApplication):  # type: ignore[misc]

@@ -131,7 +131,7 @@ def test_link_flow_in_a_real_browser(tmp_path: Path, browser_page: tuple[Any, Co
 
 def _run_flow(bot: Bot, page: Any, console: ConsoleLog, tmp_path: Path) -> None:
     bot.services.catalogue.get(bot.services.accounts.default_account_id, timeout=30)
-    bot.services.links.watcher.first_delay = 0.2
+    bot.services.notifier.first_check = 0.2
     dm, record = install_oauth(bot)
     page_url = buttons(dm)["open_link"]["url"]
     assert page_url.startswith(bot.url + "/authorise/")

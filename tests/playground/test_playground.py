@@ -3,6 +3,7 @@ over real HTTP, and the real bot behind it (no browser here; tests/browser has t
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from collections.abc import Callable, Iterator
@@ -168,6 +169,25 @@ def test_install_and_authorise_through_the_page_api(playground: Playground) -> N
     assert state(playground, IAN)["problems"] == []
 
 
+def test_make_a_connector_lose_its_login(playground: Playground) -> None:
+    """Runs after the install test above: its HubSpot is the authorised connector to lose."""
+    url = f"{playground.url}_playground/sandbox/lose-login"
+    [hubspot] = [c for c in playground.sandbox.installed() if c["Authenticated"] and c["Name"] == "HubSpot"]
+    answer = requests.post(url, json={"user": ADA}, timeout=10)
+    assert answer.status_code == 200 and "HubSpot" in answer.json()["notice"]
+    [after] = [c for c in playground.sandbox.installed() if c["Id"] == hubspot["Id"]]
+    assert after["Authenticated"] is False
+    # The bot's health sweep runs with the control: Ian, who installed it, gets a DM with
+    # Authorise, and the channel one line.
+    wait_until("the DM", lambda: "no longer authenticated" in text(state(playground, IAN)["dm"]))
+    wait_until("the channel line", lambda: "lost its login" in text(state(playground, IAN)["channel"]))
+    api(playground, "message", user=IAN, channel=TEAM_CHANNEL, text="/cyclr health")
+    wait_until(
+        "/cyclr health to show HubSpot unauthorised",
+        lambda: "needs a sign-in" in (c := text(state(playground, IAN)["channel"])) and "HubSpot" in c,
+    )
+
+
 def test_a_guest_is_refused(playground: Playground) -> None:
     api(playground, "message", user=GUS, channel=TEAM_CHANNEL, text="/cyclr install hubspot")
     seen = wait_until(
@@ -184,3 +204,52 @@ def test_app_home_is_published_for_whoever_opens_it(playground: Playground) -> N
         "App Home", lambda: "Install a connector" in (h := state(playground, ADA)["home"]) and h
     )
     assert "Recent installs" in home and "data-surface" in home
+
+
+def test_cycles_activate_through_the_page_api(playground: Playground) -> None:
+    """The playground starts with cycles to show; Activate's modal works there as in Slack."""
+    api(playground, "message", user=IAN, channel=TEAM_CHANNEL, text="/cyclr cycles")
+
+    def listing() -> dict[str, Any] | None:
+        found = [e for e in playground.slack.ephemerals(IAN) if "Webhook &gt; HTTP" in json.dumps(e)]
+        return found[-1] if found else None
+
+    shown = wait_until("the cycle listing", listing)
+    assert "Greenhouse &gt; BambooHR" in json.dumps(shown)
+    block = next(
+        i
+        for i, b in enumerate(shown["blocks"])
+        if "Webhook &gt; HTTP" in json.dumps(b.get("text"))
+        and b.get("accessory", {}).get("text", {}).get("text") == "Activate"
+    )
+    surface = {"kind": "ephemeral", "id": shown["id"]}
+    assert api(playground, "action", user=IAN, surface=surface, block=block, element=-1)["ok"]
+    modal = wait_until(
+        "the activate modal",
+        lambda: (m := state(playground, IAN)["modal"]) and "Every 15 minutes" in m["html"] and m,
+    )
+    assert "Every week" in modal["html"]
+    result = api(
+        playground, "submit", user=IAN, view_id=modal["view_id"], values={"interval": {"interval": "60"}}
+    )
+    assert result["ok"] and result["errors"] == {}, result
+    wait_until("the team to be told", lambda: "activated" in text(state(playground, IAN)["channel"]))
+    cycle = next(c for c in playground.sandbox.cycles() if c["Name"].startswith("Webhook > HTTP"))
+    assert cycle["Status"] == "Active"
+    assert state(playground, IAN)["problems"] == []
+
+
+def test_raise_an_error_on_a_cycle_reaches_a_subscribed_channel(playground: Playground) -> None:
+    url = f"{playground.url}_playground/sandbox/cycle-error"
+    api(playground, "message", user=ADA, channel=TEAM_CHANNEL, text="/cyclr subscribe errors")
+    wait_until(
+        "the subscription",
+        lambda: playground.services.alerts.ledger.subscribed_accounts(),  # Cyclr's webhook now points here
+    )
+    answer = requests.post(url, json={"user": ADA}, timeout=10)
+    assert answer.status_code == 200 and "failed a transaction" in answer.json()["notice"]
+    seen = wait_until(
+        "the alert in the channel",
+        lambda: "Field" in (c := text(state(playground, ADA)["channel"])) and "required" in c and c,
+    )
+    assert "Pause cycle" in seen and "Details" in seen

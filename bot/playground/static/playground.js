@@ -45,6 +45,7 @@
       body = { ok: false, problem: "The playground is not answering." };
     }
     if (body.problem) notice(body.problem);
+    else if (body.notice) notice(body.notice);
     return body;
   }
 
@@ -640,8 +641,10 @@
     poll();
   }
 
-  // SANDBOX CONTROLS, wired later: handlers for [data-sandbox=lose-login] and
-  // [data-sandbox=cycle-error] go here, posting to the routes page.py will have for them.
+  // The sandbox's controls: each button posts to /_playground/sandbox/<its name>.
+  $$("[data-sandbox]").forEach((button) => {
+    button.addEventListener("click", () => post("/_playground/sandbox/" + button.dataset.sandbox, {}));
+  });
 
   show(state.view);
   poll();
