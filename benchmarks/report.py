@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from benchmarks.load import SLACK_ACK_LIMIT, Sample, Stats
 
 if TYPE_CHECKING:
-    from benchmarks.run import AppRun, Config, InstallPhase
+    from benchmarks.run import AppRun, Config, DeployPhase, InstallPhase
 
 __all__ = [
     "Report", "Row", "Target", "load_average", "machine_info", "print_report", "rows", "targets",
@@ -36,6 +36,8 @@ class Report:
     command: str
     duration: float
     search: str
+    socket_mode: str = ""  #: benchmarks.socket_mode's table, when it ran
+    health: str = ""  #: benchmarks.health_sweep's lines
 
     def run(self, key: str) -> AppRun | None:
         return next((r for r in self.runs if r.key == key), None)
@@ -127,6 +129,12 @@ def _phase(run: AppRun | None, concurrency: int) -> InstallPhase | None:
     return next((p for p in run.phases if p.concurrency == concurrency), None)
 
 
+def _deploy_phase(run: AppRun | None, concurrency: int) -> DeployPhase | None:
+    if run is None:
+        return None
+    return next((p for p in run.deploy_phases if p.concurrency == concurrency), None)
+
+
 def _late(samples: Sequence[Sample]) -> str:
     stats = Stats.of_samples(samples)
     return f"{stats.late} of {stats.count} ({stats.timeouts} timed out)" if stats.count else "–"
@@ -196,6 +204,30 @@ def rows(report: Report) -> list[Row]:
         latency(f"submit → DM posted minus {latency_s:g} s, {c} at once: p50 / p95 / p99 (ms)",
                 phase_delays(c, lambda p: p.dm_delays))
         text(f"… {c} at once: DMs posted", phase_text(c, lambda p: f"{len(p.dm_delays)}/{p.concurrency}"))
+    # Deploys: ours only (the peer has none, so its cells are "–").
+    def deploy_stats(concurrency: int) -> Callable[[AppRun], Stats]:
+        def get(run: AppRun) -> Stats:
+            phase = _deploy_phase(run, concurrency)
+            return Stats.of_samples(phase.submissions) if phase else Stats.of([])
+
+        return get
+
+    def deploy_text(concurrency: int, show: Callable[[DeployPhase], str]) -> Callable[[AppRun], str]:
+        def get(run: AppRun) -> str:
+            phase = _deploy_phase(run, concurrency)
+            return show(phase) if phase else "–"
+
+        return get
+
+    for c in report.config.concurrencies:
+        latency(f"deploy submission ack, {c} at once: p50 / p95 / p99 (ms)", deploy_stats(c))
+        text(f"… {c} at once: no 200 within 3 s", deploy_text(c, lambda p: _late(p.submissions)))
+        text(f"… {c} at once: deploy modals opened (*Deploy* clicked)",
+             deploy_text(c, lambda p: f"{p.modals_opened}/{p.concurrency}"))
+        text(f"… {c} at once: deploys made (cycles in the sandbox) / submitted",
+             deploy_text(c, lambda p: f"{p.made}/{len(p.submissions)}"))
+        text(f"… {c} at once: checklist DMs posted",
+             deploy_text(c, lambda p: f"{p.checklists}/{p.concurrency}"))
     sample = ours or peer
     size = sample.catalogue_size if sample else 0
     latency(
@@ -206,13 +238,17 @@ def rows(report: Report) -> list[Row]:
     text("… typeahead: no 200 within 3 s", lambda r: _late(r.typeahead))
     number("Cyclr calls per install (its command + its submission)",
            lambda r: r.cyclr_calls_per_install, ".2f")
+    number("Cyclr calls per deploy (its click, its submission, its job, its checklist)",
+           lambda r: r.cyclr_calls_per_deploy, ".2f", ratio=False)
     number("catalogue fetches per 100 typeahead requests", lambda r: r.catalogue_fetches_per_100, ".1f")
     number("token calls (POST /oauth/token) per run", lambda r: r.token_calls, "d")
-    number("Cyclr calls per run, all", lambda r: r.cyclr_calls, "d")
+    number("Cyclr calls per run, all but the deploys", lambda r: r.cyclr_calls, "d")
     text("installs made / submitted", lambda r: f"{r.installs_made}/{r.installs_submitted}")
-    number("RSS at the end, largest worker (MiB)",
+    text("deploys made / submitted",
+         lambda r: f"{r.deploys_made}/{r.deploys_submitted}" if r.deploy_phases else "–")
+    number("RSS at the end, largest child process (MiB)",
            lambda r: r.memory.worker_rss_mib if r.memory else math.nan, ".1f")
-    number("PSS at the end, gunicorn master + workers (MiB)",
+    number("PSS at the end, the server and every process it started (MiB)",
            lambda r: r.memory.total_pss_mib if r.memory else math.nan, ".1f")
     return out
 
@@ -230,6 +266,12 @@ def targets(report: Report) -> list[Target]:
                 stats = Stats.of_samples(samples)
                 found.append(Target(f"ours: {what} ack p99 at {top} at once < 100 ms",
                                     f"{_ms(stats.p99, timeout)} ms", stats.p99 < ACK_TARGET))
+        deploy = _deploy_phase(ours, top)
+        if deploy is not None:
+            stats = Stats.of_samples(deploy.submissions)
+            found.append(Target(f"ours: deploy submission ack p99 at {top} at once < 100 ms",
+                                f"{_ms(stats.p99, timeout)} ms ({deploy.made}/{top} deployed)",
+                                stats.p99 < ACK_TARGET and len(deploy.submissions) == top))
         stats = Stats.of_samples(ours.typeahead)
         found.append(Target("ours: typeahead p99 < 25 ms", f"{_ms(stats.p99, timeout)} ms",
                             stats.p99 < TYPEAHEAD_TARGET))
@@ -278,6 +320,35 @@ def markdown_table(report: Report) -> str:
     return "\n".join(lines)
 
 
+def _socket_mode_section(report: Report) -> str:
+    if not report.socket_mode:
+        return ""
+    return f"""
+## Socket Mode: refreshes and drops
+
+`python -m benchmarks.socket_mode` (in-process, against the Socket Mode stand-in):
+
+```
+{report.socket_mode}
+```
+"""
+
+
+def _health_section(report: Report) -> str:
+    if not report.health:
+        return ""
+    return f"""
+## Connector health sweep
+
+`python -m benchmarks.health_sweep` (in-process: the bot's health service, the Cyclr sandbox
+on loopback, SQLite):
+
+```
+{report.health}
+```
+"""
+
+
 def print_report(report: Report) -> bool:
     """Print the table and the target checks; True when a target was missed."""
     print()
@@ -285,6 +356,12 @@ def print_report(report: Report) -> bool:
         print("ours ran with " + " ".join(f"{k}={v}" for k, v in report.config.ours_env))
     print(text_table(report))
     print()
+    if report.socket_mode:
+        print(report.socket_mode)
+        print()
+    if report.health:
+        print(report.health)
+        print()
     missed = False
     for target in targets(report):
         missed |= not target.met
@@ -385,11 +462,12 @@ latency {config.install_latency:g} s{_api_latency(config)}) and Slack Web API st
 the benchmark process on loopback; the bursts come from an asyncio loop in a process of its own, the typeahead
 requests from the same code in the benchmark process:
 
-- **{_label(report, "ours")}**: `cyclr-bot run --http` (gunicorn, its default: a `gthread`
-  worker per core, here {_workers(report, "ours")}, 16 threads each, each on its own socket;
-  `/cyclr install` acks at once and `views.open` follows on a small urgent lane; Cyclr work
-  runs on the bot's job runner, whose jobs let a burst's acks go first; the catalogue is
-  cached){_overrides(config)}.
+- **{_label(report, "ours")}**: `cyclr-bot run --http`, its defaults: intake is gunicorn
+  with one `gthread` worker of 16 threads, and a job worker process beside it
+  ({_workers(report, "ours")} processes under the master in all), both on a SQLite store;
+  `/cyclr install` acks at once and `views.open` follows just after the ack in intake; a
+  submission writes its install row and job and acks, and the worker makes the Cyclr call and
+  posts the DM; the catalogue is cached){_overrides(config)}.
 - **{_label(report, "peer")}**: `benchmarks/peer_app.py`, the listeners as Bolt's docs write them
   (`App()` defaults, so a 5-thread listener pool; `ack()` then the Cyclr calls inside the listener;
   a token and the whole catalogue fetched with `requests` for every command and options request),
@@ -409,10 +487,18 @@ command, one options request):
    sees as the modal; ours sends it just after its ack, the peer from inside its listener after
    `ack()` and a catalogue fetch. *submit → DM*
    is the time from sending the submission to the stand-in receiving the DM that reports the
-   install, minus the sandbox's install latency: the bot's own overhead, queueing included.
+   install, minus the sandbox's install latency: the bot's own overhead, queueing included;
+3. {_label(report, "ours")} only (the peer has no deploys: "–"): after one `/cyclr templates`,
+   for each of {levels} new users at once, all click its *Deploy* button for *{config.template}*
+   together (no connector of it needs auth, so the work is the deploy itself) and all submit the
+   `cyclr_deploy` modal the bot opened for them together. *Deploys made* are the cycles of that
+   template the sandbox gained (the template install also waits the install latency); the
+   checklist DM follows each.
 
 Counts come from the sandbox's request log: Cyclr calls per install count every Cyclr call made
-during the install phases (commands and submissions) per submission; catalogue fetches are the
+during the install phases (commands and submissions) per submission; Cyclr calls per deploy
+count every Cyclr call from the first *Deploy* click to the last checklist, per deploy made (the
+per-run count leaves the deploys out, so both apps' runs compare); catalogue fetches are the
 `GET /v1.0/connectors` pages during the typeahead phase divided by the pages of one catalogue.
 RSS is `VmRSS` of the largest gunicorn worker, at the end of its run; PSS
 (`/proc/<pid>/smaps_rollup`) of master and workers adds them up without counting the pages
@@ -438,7 +524,7 @@ the client timeout. The ratio column is peer ÷ ours of the p99 (or of the count
 ```
 {report.search}
 ```
-
+{_socket_mode_section(report)}{_health_section(report)}
 ## Caveats
 
 - Everything shares {report.machine.get("CPU", "the machine")}: the load generator, both

@@ -15,10 +15,18 @@ sandbox and Slack Web API stand-in running in this process:
 4. for each concurrency: that many users run ``/cyclr install`` at the same moment (ack
    latency, modals opened), then submit their modal at the same moment (ack latency, and
    the time until the stand-in receives the DM, minus the sandbox's install latency);
-5. read the Cyclr call counts from the sandbox and the server's RSS from /proc.
+5. ours only (the peer has no deploys): ``/cyclr templates`` once for the *Deploy* button of
+   :attr:`Config.template` (no connector of it needs auth, so a deploy is the deploy alone);
+   then for each concurrency that many users click *Deploy* at the same moment (the bot opens
+   each a ``cyclr_deploy`` modal) and submit it at the same moment (ack latency, cycles made
+   in the sandbox, checklist DMs, Cyclr calls per deploy);
+6. read the Cyclr call counts from the sandbox and the server's RSS from /proc.
 
-Then print the table (ours, peer, peer/ours), check the targets, and write
-``docs/benchmarks.md`` with ``docs/benchmarks.png`` (and the search micro-benchmark).
+Then run the search micro-benchmark and :mod:`benchmarks.socket_mode` (slack_sdk's Socket
+Mode client and ours across refreshes and drops; ``--no-socket-mode`` skips it) and
+:mod:`benchmarks.health_sweep` (what a connector health sweep costs), print the
+table (ours, peer, peer/ours), check the targets, and write ``docs/benchmarks.md`` with
+``docs/benchmarks.png`` (and both in-process benchmarks).
 Every subprocess is stopped on the way out, including on Ctrl-C.
 """
 
@@ -28,12 +36,14 @@ import argparse
 import contextlib
 import io
 import json
+import math
 import os
 import re
 import signal
 import sys
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field
@@ -43,7 +53,8 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from benchmarks import search_bench
+from benchmarks import health_sweep, search_bench
+from benchmarks import socket_mode as socket_mode_bench
 from benchmarks.load import LoadGenerator, Sample, Target, closed_loop
 from benchmarks.procs import Memory, ServerProcess, free_port
 from benchmarks.report import Report, load_average, machine_info, print_report, write_docs
@@ -51,7 +62,7 @@ from bot.cyclr.sandbox import CyclrSandbox
 from bot.playground import payloads as sr
 from bot.playground.standin import DEFAULT_USER_ID, SlackStandin
 
-__all__ = ["AppRun", "Config", "InstallPhase", "main", "run_app"]
+__all__ = ["AppRun", "Config", "DeployPhase", "InstallPhase", "main", "run_app"]
 
 ROOT = Path(__file__).resolve().parent.parent
 BOT_TOKEN = "xoxb-bench-0001-bot-token"
@@ -70,6 +81,7 @@ class Config:
     timeout: float = 10.0  #: client timeout per request
     drain: float = 120.0  #: longest wait for an app to finish a phase's background work
     connector: str = "Webhook"  #: installed by every submission (it needs no credentials)
+    template: str = "Webhook > HTTP: forward events"  #: deployed by ours (no connector needs auth)
     ours_env: tuple[tuple[str, str], ...] = ()  #: extra settings for our bot (experiments)
 
 
@@ -83,6 +95,19 @@ class InstallPhase:
     modal_delays: list[float] = field(default_factory=list)  #: command sent → views.open received, s
     submissions: list[Sample] = field(default_factory=list)
     dm_delays: list[float] = field(default_factory=list)  #: seconds, install latency taken off
+
+
+@dataclass(slots=True)
+class DeployPhase:
+    """One concurrency level (ours only): N users click *Deploy*, then N submit their modal."""
+
+    concurrency: int
+    clicks: list[Sample] = field(default_factory=list)
+    modals_opened: int = 0
+    submissions: list[Sample] = field(default_factory=list)
+    accepted: int = 0  #: submissions answered ``response_action: update`` (no errors)
+    made: int = 0  #: cycles of the template the sandbox gained
+    checklists: int = 0  #: checklist DMs posted
 
 
 @dataclass(slots=True)
@@ -103,6 +128,10 @@ class AppRun:
     catalogue_size: int = 0
     catalogue_pages: int = 1
     memory: Memory | None = None
+    deploy_phases: list[DeployPhase] = field(default_factory=list)
+    deploy_cyclr_calls: int = 0  #: every Cyclr call from the first *Deploy* click to the last DM
+    deploys_submitted: int = 0
+    deploys_made: int = 0
 
     @property
     def catalogue_fetches_per_100(self) -> float:
@@ -114,6 +143,11 @@ class AppRun:
     @property
     def cyclr_calls_per_install(self) -> float:
         return self.install_cyclr_calls / self.installs_submitted if self.installs_submitted else 0.0
+
+    @property
+    def cyclr_calls_per_deploy(self) -> float:
+        """Cyclr calls of the deploy phases per deploy made (NaN when none was made)."""
+        return self.deploy_cyclr_calls / self.deploys_made if self.deploys_made else math.nan
 
 
 # -- the two apps ----------------------------------------------------------------------------------
@@ -187,6 +221,8 @@ class Driver:
         self.target = Target.from_url(server.url)
         self.connector_id = str(sandbox.connector_by_name(config.connector)["Id"])
         self.template: dict[str, Any] = {}
+        self.deploy_button: dict[str, Any] = {}
+        self.deploy_template_id = ""
         self._trigger_users: dict[str, str] = {}
 
     # -- waiting -----------------------------------------------------------------------------
@@ -310,6 +346,96 @@ class Driver:
                 phase.dm_delays.append(dms[name] - sample.sent - self.config.install_latency)
         return phase
 
+    # -- deploys (ours only) ----------------------------------------------------------------------
+
+    def deploy_warm_up(self) -> None:
+        """``/cyclr templates`` once: keeps the *Deploy* button of :attr:`Config.template`."""
+        found = self.sandbox.template_by_name(self.config.template)
+        self.deploy_template_id = str(found["Id"])
+        hook = "bench-templates"
+        words = re.sub(r"[^a-z ]+", " ", self.config.template.lower().split(":")[0])
+        command = sr.slash_command_request(
+            f"templates {' '.join(words.split())}",
+            user_id=DEFAULT_USER_ID,
+            trigger_id=self.slack.new_trigger_id(DEFAULT_USER_ID),
+            response_url=self.slack.response_url(hook),
+        )
+        sample = self.load.burst(self.target, [command], timeout=self.config.timeout)[0]
+        self.settle(lambda: bool(self.slack.response_posts(hook)))
+        for post in self.slack.response_posts(hook):
+            for button in _buttons(post.args):
+                value = json.loads(str(button.get("value") or "{}"))
+                labelled = button.get("text", {}).get("text") == "Deploy"
+                if labelled and value.get("t") == self.deploy_template_id:
+                    self.deploy_button = button
+        if not self.deploy_button:
+            raise RuntimeError(
+                f"{self.run.label} listed no Deploy button for {self.config.template!r} on"
+                f" /cyclr templates (HTTP {sample.status}):\n{self.server.log_tail()}"
+            )
+        self.quiesce()
+
+    def _cycles(self) -> int:
+        return sum(1 for c in self.sandbox.cycles() if c.get("TemplateId") == self.deploy_template_id)
+
+    def _checklists(self, since: int) -> int:
+        return sum(
+            1
+            for c in self.slack.calls()[since:]
+            if c.method == "chat.postMessage"
+            and c.ok
+            and str(c.response.get("channel", "")).startswith("D")
+            and "Deployed" in json.dumps(c.args)
+        )
+
+    def deploy_phase(self, concurrency: int) -> DeployPhase:
+        phase = DeployPhase(concurrency)
+        users = [f"UD{concurrency:03d}{i:04d}" for i in range(concurrency)]
+        for user in users:
+            self.slack.add_user(user)
+
+        since = len(self.slack.calls())
+        clicks = []
+        for user in users:
+            trigger_id = self.slack.new_trigger_id(user)  # valid for 3 s from now
+            self._trigger_users[trigger_id] = user
+            clicks.append(sr.block_actions_request(
+                str(self.deploy_button["action_id"]), element=self.deploy_button, user_id=user,
+                trigger_id=trigger_id, response_url=self.slack.response_url(),
+            ))
+        phase.clicks = self.load.burst(self.target, clicks, timeout=self.config.timeout)
+        self.settle(lambda: self._views_open_calls(since) >= concurrency)
+        opened = {user: view for user, (view, _) in self._opened_views(since).items()}
+        phase.modals_opened = sum(1 for v in opened.values() if v.get("callback_id") == "cyclr_deploy")
+
+        account = str(json.loads(str(self.deploy_button["value"]))["a"])
+        values = {
+            "template": sr.select_input(sr.option(self.deploy_template_id, self.config.template)),
+            "account": sr.select_input(sr.option(account, account)),
+        }
+        since = len(self.slack.calls())
+        cycles_before = self._cycles()
+        requests = [
+            # A user whose modal never opened submits nothing the bot sealed for them: refused.
+            sr.view_submission_request(sr.view_payload(view, values=values), user_id=user)
+            for user, view in opened.items()
+        ]
+        phase.submissions = self.load.burst(self.target, requests, timeout=self.config.timeout)
+        for sample in phase.submissions:
+            try:
+                answer = json.loads(sample.body or b"{}")
+            except ValueError:
+                continue
+            if isinstance(answer, dict) and answer.get("response_action") == "update":
+                phase.accepted += 1
+        self.settle(
+            lambda: self._cycles() - cycles_before >= len(requests)
+            and self._checklists(since) >= len(requests)
+        )
+        phase.made = self._cycles() - cycles_before
+        phase.checklists = self._checklists(since)
+        return phase
+
     def _dms(self, since: int) -> dict[str, float]:
         """When each benchmark install's DM reached the stand-in, by install name."""
         found: dict[str, float] = {}
@@ -321,6 +447,26 @@ class Driver:
             for name in _NAME.findall(json.dumps(call.args)):
                 found.setdefault(name, call.time)
         return found
+
+
+def _buttons(message: dict[str, Any]) -> list[dict[str, Any]]:
+    """The buttons of a message's blocks (accessories and actions)."""
+    found = []
+    for block in message.get("blocks") or []:
+        accessory = block.get("accessory")
+        if isinstance(accessory, dict) and accessory.get("type") == "button":
+            found.append(accessory)
+        found.extend(e for e in block.get("elements") or [] if e.get("type") == "button")
+    return found
+
+
+_ID = re.compile(r"/(?:\d+|[0-9a-f]{8}-[0-9a-f-]{27,})(?=/|$)")
+
+
+def _call_mix(requests: Sequence[Any]) -> str:
+    """``METHOD /path ×n`` for the recorded requests, ids written ``{id}``, most frequent first."""
+    counts = Counter(f"{r.method} {_ID.sub('/{id}', r.path)}" for r in requests)
+    return ", ".join(f"{what} ×{n}" for what, n in counts.most_common()) or "none"
 
 
 def run_app(
@@ -362,8 +508,24 @@ def run_app(
         run.install_cyclr_calls = sandbox.count() - calls_before
         run.installs_submitted = sum(len(p.submissions) for p in run.phases)
         run.installs_made = len(sandbox.installed()) - installed_before
+        # Counted before the deploys, so that both apps' runs did the same work.
         run.token_calls = sandbox.count("POST", path="/oauth/token")
         run.cyclr_calls = sandbox.count()
+        if key == "ours":
+            driver.deploy_warm_up()
+            calls_before = sandbox.count()
+            for concurrency in config.concurrencies:
+                deploy = driver.deploy_phase(concurrency)
+                run.deploy_phases.append(deploy)
+                log(
+                    f"{run.label}: deploys c={concurrency}: {deploy.modals_opened}/{concurrency} modals, "
+                    f"{deploy.accepted}/{len(deploy.submissions)} accepted, {deploy.made} cycles, "
+                    f"{deploy.checklists} checklists"
+                )
+            run.deploy_cyclr_calls = sandbox.count() - calls_before
+            log(f"{run.label}: deploy phases' Cyclr calls: {_call_mix(sandbox.requests[calls_before:])}")
+            run.deploys_submitted = sum(len(p.submissions) for p in run.deploy_phases)
+            run.deploys_made = sum(p.made for p in run.deploy_phases)
         run.memory = server.memory()
         errors = sandbox.server_errors
         if errors:
@@ -417,6 +579,8 @@ def _parser() -> argparse.ArgumentParser:
                         help="Markdown report to write (default docs/benchmarks.md; the plot beside it)")
     parser.add_argument("--no-docs", action="store_true", help="print only")
     parser.add_argument("--keep-logs", type=Path, default=None, help="copy the servers' logs here")
+    parser.add_argument("--no-socket-mode", action="store_true",
+                        help="skip the Socket Mode benchmark (benchmarks.socket_mode)")
     parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
     return parser
 
@@ -439,6 +603,13 @@ def _search_microbenchmark(quick: bool) -> str:
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
         search_bench.main(["--rounds", "2" if quick else "5"])
+    return out.getvalue().rstrip()
+
+
+def _socket_mode_benchmark(quick: bool) -> str:
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        socket_mode_bench.main(["--quick"] if quick else [])
     return out.getvalue().rstrip()
 
 
@@ -486,6 +657,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                     (args.keep_logs / log_file.name).write_bytes(log_file.read_bytes())
         log("search micro-benchmark")
         search = _search_microbenchmark(quick)
+        socket_mode = ""
+        if not args.no_socket_mode:
+            log("Socket Mode: refreshes and drops, slack_sdk's client and ours")
+            socket_mode = _socket_mode_benchmark(quick)
+        log("connector health sweep")
+        health = "\n".join(health_sweep.sweep_costs(20 if quick else 100, 50))
 
     report = Report(
         runs=[runs[key] for key in apps],
@@ -495,6 +672,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         command=" ".join(["python -m benchmarks.run", *(argv if argv is not None else sys.argv[1:])]),
         duration=time.monotonic() - started,
         search=search,
+        socket_mode=socket_mode,
+        health=health,
     )
     missed = print_report(report)
     if docs is not None:

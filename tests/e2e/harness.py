@@ -18,7 +18,7 @@ from bot.config import Settings
 from bot.cyclr.sandbox import CyclrSandbox
 from bot.playground import payloads as sr
 from bot.playground.standin import SlackStandin
-from bot.runtime import build_services
+from bot.runtime import build_services, build_worker, wait_idle
 from bot.services.container import Services
 from bot.slack.app import create_app
 from bot.web.app import create_web_app
@@ -88,7 +88,7 @@ class Bot:
         return self.slack.view(view_id)
 
     def wait_idle(self) -> None:
-        assert self.services.wait_idle(15), "background jobs did not finish"
+        assert wait_idle(self.services, 15), "background jobs did not finish"
 
     def response_texts(self, url_name: str) -> list[str]:
         return [json.dumps(c.args) for c in self.slack.response_posts(url_name)]
@@ -124,7 +124,8 @@ def running_bot(tmp_path: Path, *, public: bool = False, **overrides: Any) -> It
     )
     settings = replace(settings, **overrides)
     services = build_services(settings)
-    app, _ = create_app(services)
+    app, messenger = create_app(services)
+    consumer = build_worker(services, messenger).start()
     holder["app"] = create_web_app(services, app)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -133,7 +134,8 @@ def running_bot(tmp_path: Path, *, public: bool = False, **overrides: Any) -> It
         yield bot
     finally:
         server.shutdown()
-        services.wait_idle(10)
+        wait_idle(services, 10)
+        consumer.stop()
         services.close()
         slack.close()
         sandbox.stop()

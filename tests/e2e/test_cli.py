@@ -261,3 +261,26 @@ def test_unknown_command_is_a_usage_error(tmp_path: Path) -> None:
     assert result.returncode == 2, show(result)
     assert "invalid choice" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_db_upgrade_then_current_with_only_the_database_url(tmp_path: Path) -> None:
+    from bot.store import schema
+
+    env = {"CYCLR_BOT_DATABASE_URL": f"sqlite:///{tmp_path / 'bot.db'}"}
+    before = run_cli(["db", "current"], tmp_path, env)
+    assert before.returncode == 0, show(before)
+    assert before.stdout.startswith("none"), show(before)
+    upgraded = run_cli(["db", "upgrade"], tmp_path, env)
+    assert upgraded.returncode == 0, show(upgraded)
+    assert f"schema at {schema.head()} (was none)" in upgraded.stdout
+    after = run_cli(["db", "current"], tmp_path, env)
+    assert after.stdout.split()[0] == schema.head(), show(after)
+
+
+def test_db_current_says_when_the_database_does_not_answer(tmp_path: Path) -> None:
+    env = {"CYCLR_BOT_DATABASE_URL": "postgresql://bot:hunter2-secret@127.0.0.1:1/none?connect_timeout=1"}
+    result = run_cli(["db", "current"], tmp_path, env)
+    assert result.returncode == 1, show(result)
+    assert "did not answer" in result.stderr
+    assert "hunter2-secret" not in result.stderr + result.stdout
+    assert "Traceback" not in result.stderr

@@ -238,19 +238,5 @@ def test_only_commands_that_name_the_account_read_the_store_before_the_ack(
         event.remove(bot.services.store.engine, "before_cursor_execute", record)
     on_request = [s for name, s in seen if "process_request_thread" in name]
     assert bool(on_request) is reads_before_ack, on_request
-    if text == "install":  # the lookup still happens, on the urgent lane
-        assert any("cyclr_channel_bindings" in s for name, s in seen if name.startswith("cyclr-urgent")), seen
-
-
-def test_the_modal_opens_while_every_job_worker_is_busy(warm_bot: Bot) -> None:
-    """views.open runs on the urgent lane: installs filling the job runner cannot make the
-    3-s trigger expire."""
-    bot = warm_bot
-    release = threading.Event()
-    for _ in range(bot.services.jobs.workers):
-        bot.services.jobs.submit("busy", release.wait, 10)
-    try:
-        assert bot.command("install").status_code == 200
-        assert bot.opened_view()["callback_id"] == "cyclr_install"
-    finally:
-        release.set()
+    if text == "install":  # the lookup still happens, just after the ack
+        assert any("cyclr_channel_bindings" in s for name, s in seen if name.startswith("after-ack")), seen

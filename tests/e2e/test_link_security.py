@@ -39,7 +39,7 @@ OTHER_USER = "UOTHER001"
 def public_bot(tmp_path: Path) -> Iterator[Bot]:
     with running_bot(tmp_path, public=True) as bot:
         bot.services.catalogue.get(bot.services.accounts.default_account_id, timeout=30)
-        bot.services.links.watcher.first_delay = 0.2
+        bot.services.notifier.first_check = 0.2
         bot.slack.add_user(OTHER_USER, name="someone-else")
         yield bot
 
@@ -172,8 +172,8 @@ def _authorised_through_the_link(bot: Bot, dm: dict[str, Any], record: Any) -> N
 
 
 def _wait_ran_out(bot: Bot, dm: dict[str, Any], record: Any) -> None:
-    bot.services.links.watcher.max_wait = 0.5
-    bot.services.links.watcher.first_delay = 0.1
+    bot.services.notifier.watch_for = 0.5
+    bot.services.notifier.first_check = 0.1
     assert post(bot, press_link(bot, dm)).status_code == 303  # a token that was never used
     bot.slack.wait_for("chat.update", timeout=10, predicate=lambda c: "has expired" in json.dumps(c.args))
 
@@ -278,11 +278,12 @@ def test_dead_links_are_pruned(public_bot: Bot) -> None:
         return len(json.loads(table_dump(bot)))
 
     long_dead = new_link(timedelta(days=-2), 1)  # dead for a day and more
-    assert stored() == 1
-    recently_dead = new_link(timedelta(seconds=-1), 2)  # pruning runs as each new link is made
-    assert stored() == 1 and hashlib.sha256(long_dead.encode()).hexdigest() not in table_dump(bot)
+    recently_dead = new_link(timedelta(seconds=-1), 2)
     new_link(timedelta(hours=1), 3)
-    assert stored() == 2
+    assert stored() == 3
+    bot.services.queue.enqueue("prune-links")  # the timed job, run now
+    bot.wait_idle()
+    assert stored() == 2 and hashlib.sha256(long_dead.encode()).hexdigest() not in table_dump(bot)
     assert page_get(bot, f"{bot.url}/authorise/{recently_dead}").status_code == 410  # still says why
     assert page_get(bot, f"{bot.url}/authorise/{long_dead}").status_code == 404
 
@@ -414,21 +415,22 @@ def test_authorise_on_the_dm_itself_updates_it_in_place(tmp_path: Path) -> None:
 def test_in_socket_mode_the_owners_click_over_the_socket_arms_the_page(tmp_path: Path) -> None:
     """As ``cyclr-bot run`` with ``SLACK_APP_TOKEN`` and a public URL: the link pages on HTTP,
     every Slack request (the URL button's click too) over the socket."""
-    from slack_bolt.adapter.socket_mode import SocketModeHandler
     from werkzeug.serving import make_server
 
     from bot.config import Settings
     from bot.cyclr.sandbox import CyclrSandbox
     from bot.playground import payloads as sr
-    from bot.runtime import build_services
+    from bot.playground.socket_standin import SocketModeStandin
+    from bot.runtime import build_services, build_worker, wait_idle
     from bot.slack.app import create_app
+    from bot.slack.socket_mode import SocketModeClient
     from bot.web.app import create_web_app
-    from tests.e2e.test_socket_mode import APP_TOKEN, SocketModeSlack, request_and_ack
+    from tests.e2e.test_socket_mode import APP_TOKEN, request_and_ack
 
     holder: dict[str, Any] = {}
     server = make_server("127.0.0.1", 0, lambda env, start: holder["web"](env, start), threaded=True)
     url = f"http://127.0.0.1:{server.server_port}"
-    with SocketModeSlack() as slack, CyclrSandbox() as sandbox:
+    with SocketModeStandin() as slack, CyclrSandbox() as sandbox:
         settings = Settings(
             slack_bot_token="xoxb-test-0001-socket-links",
             slack_app_token=APP_TOKEN,
@@ -443,13 +445,13 @@ def test_in_socket_mode_the_owners_click_over_the_socket_arms_the_page(tmp_path:
             sandbox=True,
         )
         services = build_services(settings)
-        app, _ = create_app(services)
+        app, messenger = create_app(services)
+        consumer = build_worker(services, messenger).start()
         holder["web"] = create_web_app(services, None, socket_connected=lambda: True)
         threading.Thread(target=server.serve_forever, daemon=True).start()
-        handler = SocketModeHandler(app, app_token=APP_TOKEN)
+        client = SocketModeClient(app, APP_TOKEN)
         try:
-            handler.connect()  # type: ignore[no-untyped-call]
-            slack.wait_connections(1)
+            client.connect()
             account = sandbox.default_account_id
             salesforce = sandbox.connector_by_name("Salesforce")
             installed = sandbox.state.install(account, salesforce, {"Name": "Salesforce"})
@@ -481,7 +483,8 @@ def test_in_socket_mode_the_owners_click_over_the_socket_arms_the_page(tmp_path:
             assert http.post(page_url, timeout=10, allow_redirects=False).status_code == 403
             assert sum(1 for r in sandbox.requests if r.path.endswith("/signintoken")) == 1
         finally:
-            handler.close()  # type: ignore[no-untyped-call]
+            client.close()
             server.shutdown()
-            services.wait_idle(10)
+            wait_idle(services, 10)
+            consumer.stop()
             services.close()

@@ -22,7 +22,7 @@ from tests.e2e.harness import NOTIFY_CHANNEL, Bot, running_bot
 def public_bot(tmp_path: Path) -> Iterator[Bot]:
     with running_bot(tmp_path, public=True) as bot:
         bot.services.catalogue.get(bot.services.accounts.default_account_id, timeout=30)
-        bot.services.links.watcher.first_delay = 0.2
+        bot.services.notifier.first_check = 0.2
         yield bot
 
 
@@ -130,18 +130,23 @@ def test_post_mints_one_token_redirects_and_the_loop_closes(public_bot: Bot) -> 
         ),
     )
     assert note
-    # A spent Cyclr URL is refused; "Get a new link" works and retires the old page.
+    # A spent Cyclr URL is refused, and the page is dead. A stale "Get a new link" on the
+    # authorised connector makes no link (it could mint nothing): the DM says it is authorised.
     assert bot.sandbox.click_through(location).status == 403
+    assert page_get(bot, page_url).status_code == 410
+    def links() -> int:
+        return len(bot.services.store.links_for_connector(record.account_id, record.account_connector_id))
+
+    links_before = links()
     click(bot, "new_link", dm)
     bot.wait_idle()
-    replaced = bot.slack.wait_for(
+    told = bot.slack.wait_for(
         "chat.update",
-        predicate=lambda c: c.args["channel"] == dm["channel"] and "open_link" in json.dumps(c.args),
+        predicate=lambda c: c.args["channel"] == dm["channel"] and "is authorised in" in json.dumps(c.args),
     )[-1]
-    new_url = buttons(replaced.args)["open_link"]["url"]
-    assert new_url != page_url
-    assert page_get(bot, page_url).status_code == 410
-    assert page_get(bot, new_url).status_code == 200
+    assert told.args["ts"] == dm["ts"] and "open_link" not in json.dumps(told.args)
+    assert links() == links_before
+    assert bot.sandbox.signin_tokens_issued == 1
 
 
 def test_watcher_notices_authorisation_without_the_browser_coming_back(public_bot: Bot) -> None:
@@ -157,14 +162,16 @@ def test_watcher_notices_authorisation_without_the_browser_coming_back(public_bo
         time.sleep(0.1)
     else:
         pytest.fail("the watcher did not notice the authorisation")
-    assert (record.account_id, record.account_connector_id) not in bot.services.links.watcher.watching()
+    bot.wait_idle()
+    key = f"watch-auth:{record.account_id}:{record.account_connector_id}"
+    assert [job["state"] for job in bot.services.queue.find(key=key)] == ["done"]  # watched no longer
 
 
 def test_watch_that_runs_out_offers_a_new_link(tmp_path: Path) -> None:
     with running_bot(tmp_path) as bot:
         bot.services.catalogue.get(bot.services.accounts.default_account_id, timeout=30)
-        bot.services.links.watcher.max_wait = 0.5
-        bot.services.links.watcher.first_delay = 0.1
+        bot.services.notifier.watch_for = 0.5
+        bot.services.notifier.first_check = 0.1
         dm, _ = install_oauth(bot)
         click(bot, "authorise", dm)
         expired = bot.slack.wait_for(

@@ -8,7 +8,6 @@ from pathlib import Path
 from bot.cyclr.models import AuthKind
 from bot.cyclr.sandbox import Fault
 from bot.playground import payloads as sr
-from bot.runtime import Maintenance
 from bot.store import InstallState
 from tests.e2e.harness import NOTIFY_CHANNEL, running_bot
 
@@ -32,7 +31,9 @@ def test_read_timeout_on_install_then_found_is_installed_and_told(tmp_path: Path
         assert "Late hook" in json.dumps(dm.args)
 
 
-def test_pending_row_from_a_crash_is_reconciled_at_start_and_the_user_told(tmp_path: Path) -> None:
+def test_an_install_job_whose_process_died_mid_call_is_taken_over_reconciled_and_told(
+    tmp_path: Path,
+) -> None:
     with running_bot(tmp_path) as bot:
         account = bot.sandbox.default_account_id
         hubspot = bot.sandbox.connector_by_name("HubSpot")
@@ -51,13 +52,12 @@ def test_pending_row_from_a_crash_is_reconciled_at_start_and_the_user_told(tmp_p
         )
         bot.services.store.mark_attempted(record.id)  # it got as far as asking Cyclr
         installed = bot.services.cyclr.install_connector(account, hubspot["Id"], name="HubSpot EU")
-        maintenance = Maintenance(bot.services, every=60).start()
-        try:
-            dm = bot.slack.wait_for(
-                "chat.postMessage", timeout=10, predicate=lambda c: c.args["channel"].startswith("D")
-            )[0]
-        finally:
-            maintenance.stop()
+        # Its job, held by the process that died with the user's credentials in memory.
+        payload = {"install": record.id, "secret": True}
+        bot.services.queue.hold("install", payload, key=f"install:{record.id}", owner="dead", lease=0.5)
+        dm = bot.slack.wait_for(
+            "chat.postMessage", timeout=10, predicate=lambda c: c.args["channel"].startswith("D")
+        )[0]
         settled = bot.services.store.get_install(record.id)
         assert settled is not None and settled.state is InstallState.INSTALLED
         assert settled.account_connector_id == installed.id

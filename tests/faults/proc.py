@@ -1,5 +1,7 @@
-"""``cyclr-bot run --http`` as a real process tree (gunicorn master and worker) that a test
-can SIGKILL at any moment and start again on the same database."""
+"""The bot's processes for real: ``cyclr-bot run --http`` (gunicorn master and web worker,
+plus the ``cyclr-bot worker`` child it supervises), ``cyclr-bot run --http --no-worker``
+(intake only) and ``cyclr-bot worker`` (jobs only). A test can SIGKILL any of them at any
+moment and start them again on the same database."""
 
 from __future__ import annotations
 
@@ -62,29 +64,34 @@ def group_alive(pgid: int) -> bool:
 
 
 class BotProcess:
-    """One start of the bot, in its own process group; output to ``<workdir>/bot-<n>.{out,err}``."""
+    """One start of a bot process, in its own process group; output to
+    ``<workdir>/<role>-<n>.{out,err}``.
 
-    def __init__(self, env: dict[str, str], workdir: Path, number: int) -> None:
+    ``role``: ``bot`` (``run --http``: intake and its worker child), ``intake``
+    (``run --http --no-worker``) or ``worker`` (``cyclr-bot worker``, no HTTP).
+    """
+
+    def __init__(self, env: dict[str, str], workdir: Path, number: int, role: str = "bot") -> None:
         if not CYCLR_BOT.exists():
             pytest.fail(f"the console script {CYCLR_BOT} is not installed (pip install -e .)")
+        if role not in ("bot", "intake", "worker"):
+            raise ValueError(f"unknown role {role!r}")
+        self.role = role
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.out_path = workdir / f"bot-{number}.out"
-        self.err_path = workdir / f"bot-{number}.err"
+        self.out_path = workdir / f"{role}-{number}.out"
+        self.err_path = workdir / f"{role}-{number}.err"
         self.http = requests.Session()
+        if role == "worker":
+            command = [str(CYCLR_BOT), "--env-file", os.devnull, "worker"]
+        else:
+            command = [str(CYCLR_BOT), "--env-file", os.devnull, "run", "--http"]
+            command += ["--host", "127.0.0.1", "--port", str(self.port)]
+            if role == "intake":
+                command.append("--no-worker")
         with self.out_path.open("wb") as out, self.err_path.open("wb") as err:
             self.proc = subprocess.Popen(
-                [
-                    str(CYCLR_BOT),
-                    "--env-file",
-                    os.devnull,
-                    "run",
-                    "--http",
-                    "--host",
-                    "127.0.0.1",
-                    "--port",
-                    str(self.port),
-                ],
+                command,
                 cwd=workdir,
                 env=env,
                 stdin=subprocess.DEVNULL,
@@ -100,8 +107,18 @@ class BotProcess:
         return "\n".join(parts)
 
     def wait_healthy(self, timeout: float = 30.0) -> None:
+        """Intake: until GET /healthz answers 200. A worker: until it logs that it runs."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
+            if self.role == "worker":
+                if self.proc.poll() is not None:
+                    pytest.fail(
+                        f"cyclr-bot worker exited (code {self.proc.returncode})\n{self.output()[-4000:]}"
+                    )
+                if "worker running" in self.output():
+                    return
+                time.sleep(0.05)
+                continue
             if self.proc.poll() is not None:
                 pytest.fail(
                     f"cyclr-bot exited (code {self.proc.returncode}) before it was healthy\n"
@@ -111,7 +128,8 @@ class BotProcess:
                 if requests.get(self.url + "/healthz", timeout=2).status_code == 200:
                     return
             time.sleep(0.05)
-        pytest.fail(f"GET /healthz not 200 within {timeout:g}s\n{self.output()[-4000:]}")
+        what = "the worker did not start" if self.role == "worker" else "GET /healthz not 200"
+        pytest.fail(f"{what} within {timeout:g}s\n{self.output()[-4000:]}")
 
     def post(self, request: tuple[bytes, dict[str, str]], timeout: float = 10) -> requests.Response:
         body, headers = request

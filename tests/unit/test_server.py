@@ -3,22 +3,18 @@
 from __future__ import annotations
 
 import gc
-import os
-import threading
-from concurrent.futures import ThreadPoolExecutor
 from types import SimpleNamespace
 
 import pytest
 
 from bot.config import ConfigError, Settings
-from bot.web.server import MAX_DEFAULT_WORKERS, default_workers, ready_worker, server_options
+from bot.web.server import default_workers, ready_worker, server_options
 
 _ENV = {"SLACK_BOT_TOKEN": "xoxb-test", "SLACK_SIGNING_SECRET": "s"}
 
 
-def test_a_worker_per_core_by_default() -> None:
-    cores = len(os.sched_getaffinity(0))
-    assert default_workers() == min(cores, MAX_DEFAULT_WORKERS)
+def test_one_web_worker_by_default() -> None:
+    assert default_workers() == 1
     settings = Settings.from_env(_ENV, mode="http", sandbox=True)
     assert (settings.web_workers, settings.web_threads) == (None, 16)
     options = server_options("127.0.0.1", 8080, workers=settings.web_workers, threads=settings.web_threads)
@@ -51,14 +47,11 @@ def test_bad_server_settings_are_configuration_problems(name: str, value: str, p
     assert raised.value.problems == [problem]
 
 
-def test_the_worker_hook_starts_the_request_threads_and_freezes_the_start_up_heap() -> None:
-    pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="gthread-hook-test")
+def test_the_worker_hook_freezes_the_start_up_heap() -> None:
     assert server_options("127.0.0.1", 8080)["post_worker_init"] is ready_worker
     try:
-        ready_worker(SimpleNamespace(tpool=pool, cfg=SimpleNamespace(threads=4)))
-        assert len([t for t in threading.enumerate() if t.name.startswith("gthread-hook-test")]) == 4
+        ready_worker(SimpleNamespace(cfg=SimpleNamespace(threads=4)))
         # Everything alive now is left out of later collections.
         assert gc.get_freeze_count() > 1000
     finally:
         gc.unfreeze()
-        pool.shutdown()
