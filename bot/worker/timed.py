@@ -31,8 +31,9 @@ def schedule_for(services: Services) -> dict[str, float]:
     every = {RECONCILE: services.settings.reconcile_every, PRUNE_LINKS: PRUNE_EVERY, PRUNE_JOBS: PRUNE_EVERY}
     if services.settings.health_every > 0:
         every[HEALTH] = services.settings.health_every
-    # Polling is for accounts without the webhook: with a public URL, Cyclr pushes instead.
-    if services.settings.incidents_every > 0 and not services.settings.public_url:
+    # With a public URL Cyclr pushes incidents at once; polling still runs, to catch what a
+    # push missed (raised before the webhook was set, or sent while the bot was down).
+    if services.settings.incidents_every > 0:
         every[INCIDENTS] = services.settings.incidents_every
     return every
 

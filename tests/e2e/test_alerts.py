@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 import requests
 
+from bot.cyclr.models import WebhookSettings
 from bot.playground import payloads as sr
 from bot.services import alerts as alert_service
 from bot.worker.timed import INCIDENTS, schedule_for
@@ -113,13 +114,13 @@ def test_subscribe_is_for_admins_and_is_listed(bot: Bot) -> None:
     assert bot.services.alerts.ledger.subscriptions() == []
 
 
-def test_polling_is_a_timed_job_only_without_a_public_url(bot: Bot) -> None:
+def test_polling_is_a_timed_job_in_both_modes_unless_turned_off(bot: Bot) -> None:
     services = bot.services
     assert schedule_for(services)[INCIDENTS] == 60
     off = replace(services, settings=replace(services.settings, incidents_every=0))
     assert INCIDENTS not in schedule_for(off)
     public = replace(services, settings=replace(services.settings, public_url="https://bot.example"))
-    assert INCIDENTS not in schedule_for(public)
+    assert schedule_for(public)[INCIDENTS] == 60
 
 
 # -- posting -----------------------------------------------------------------------------------------
@@ -230,7 +231,6 @@ def test_webhook_mode_points_the_account_at_the_bot_and_posts_what_cyclr_pushes(
     subscribe(bot)
     hook = bot.services.cyclr.get_webhook_settings(DEFAULT)
     assert hook.enabled and (hook.url or "").startswith(bot.url + "/cyclr/webhook/")
-    assert INCIDENTS not in schedule_for(bot.services)
 
     bot.sandbox.raise_incidents(DEFAULT, cycle, count=2)
     assert bot.sandbox.wait_for_webhooks(2)
@@ -246,6 +246,27 @@ def test_webhook_mode_points_the_account_at_the_bot_and_posts_what_cyclr_pushes(
     subscribe(bot, "unsubscribe")
     restored = bot.services.cyclr.get_webhook_settings(DEFAULT)
     assert (restored.enabled, restored.url) == (before.enabled, before.url)
+
+
+def test_in_webhook_mode_an_incident_whose_push_never_arrived_is_polled(public_bot: Bot) -> None:
+    bot = public_bot
+    cycle = make_cycle(bot, BLOCKED)
+    subscribe(bot)
+    ours = bot.services.cyclr.get_webhook_settings(DEFAULT)
+    # The bot unreachable when Cyclr calls (or the moments before the webhook is set).
+    bot.services.cyclr.set_webhook_settings(
+        DEFAULT, WebhookSettings(True, "http://127.0.0.1:9/cyclr/webhook/gone", False)
+    )
+    bot.sandbox.raise_incidents(DEFAULT, cycle, count=1)
+    assert bot.sandbox.wait_for_webhooks(1)
+    assert not any(d.ok for d in bot.sandbox.webhook_deliveries)
+    bot.wait_idle()
+    assert channel_posts(bot) == []
+
+    assert schedule_for(bot.services)[INCIDENTS] > 0  # the timed job that does this
+    poll(bot)
+    assert len(channel_posts(bot, thread=False)) == 1
+    bot.services.cyclr.set_webhook_settings(DEFAULT, ours)
 
 
 def test_pause_cycle_is_access_checked(bot: Bot) -> None:

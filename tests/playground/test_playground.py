@@ -242,9 +242,11 @@ def test_cycles_activate_through_the_page_api(playground: Playground) -> None:
 def test_raise_an_error_on_a_cycle_reaches_a_subscribed_channel(playground: Playground) -> None:
     url = f"{playground.url}_playground/sandbox/cycle-error"
     api(playground, "message", user=ADA, channel=TEAM_CHANNEL, text="/cyclr subscribe errors")
-    wait_until(
-        "the subscription",
-        lambda: playground.services.alerts.ledger.subscribed_accounts(),  # Cyclr's webhook now points here
+    account = playground.sandbox.default_account_id
+    cyclr = playground.services.cyclr
+    wait_until(  # the subscription is recorded a moment before Cyclr's webhook is pointed here
+        "Cyclr's webhook pointed at the bot",
+        lambda: (cyclr.get_webhook_settings(account).url or "").startswith(playground.url),
     )
     answer = requests.post(url, json={"user": ADA}, timeout=10)
     assert answer.status_code == 200 and "failed a transaction" in answer.json()["notice"]
