@@ -33,6 +33,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from bot.store import tables
 from bot.store.clock import Clock, aware, utcnow
+from bot.store.transaction import begin, connect
 
 __all__ = ["Job", "JobQueue", "process_id"]
 
@@ -84,7 +85,7 @@ class JobQueue:
         takes this payload, and a running one runs once more when it finishes)."""
         now = self._clock()
         values = self._values(kind, payload, key, run_at=now + timedelta(seconds=delay), now=now)
-        with self.engine.begin() as conn:
+        with begin(self.engine) as conn:
             if key is None:
                 conn.execute(insert(tables.jobs).values(values))
                 return True
@@ -118,7 +119,7 @@ class JobQueue:
         now = self._clock()
         values = self._values(kind, payload, key, run_at=now, now=now)
         values.update(state=RUNNING, claimed_by=owner, lease_until=now + timedelta(seconds=lease), attempts=1)
-        with self.engine.begin() as conn:
+        with begin(self.engine) as conn:
             if key is None:
                 row = conn.execute(insert(tables.jobs).values(values).returning(*tables.jobs.c)).first()
             else:
@@ -178,7 +179,7 @@ class JobQueue:
             )
             .returning(*tables.jobs.c)
         )
-        with self.engine.begin() as conn:
+        with begin(self.engine) as conn:
             rows = conn.execute(claim).all()
         return sorted((_job(row) for row in rows), key=lambda job: job.id)
 
@@ -217,7 +218,7 @@ class JobQueue:
 
     def _settle(self, job: Job, **values: Any) -> bool:
         c = tables.jobs.c
-        with self.engine.begin() as conn:
+        with begin(self.engine) as conn:
             result = conn.execute(
                 update(tables.jobs)
                 .where(c.id == job.id, c.state == RUNNING, c.attempts == job.attempt)
@@ -229,7 +230,7 @@ class JobQueue:
         """Delete done and failed jobs last changed more than ``older_than`` ago; the count."""
         c = tables.jobs.c
         cutoff = self._clock() - older_than
-        with self.engine.begin() as conn:
+        with begin(self.engine) as conn:
             result = conn.execute(
                 tables.jobs.delete().where(c.state.in_((DONE, FAILED)), c.updated_at < cutoff)
             )
@@ -246,7 +247,7 @@ class JobQueue:
         dialect = postgresql if self._postgres else sqlite
         new = [kind for kind in every if kind not in self._scheduled]
         if new:
-            with self.engine.begin() as conn:
+            with begin(self.engine) as conn:
                 for kind in new:
                     conn.execute(
                         dialect.insert(tables.schedule)
@@ -255,7 +256,7 @@ class JobQueue:
                     )
             self._scheduled.update(new)
         for kind, seconds in every.items():
-            with self.engine.begin() as conn:
+            with begin(self.engine) as conn:
                 moved = conn.execute(
                     update(tables.schedule)
                     .where(c.kind == kind, c.next_run_at <= now)
@@ -270,7 +271,7 @@ class JobQueue:
     def counts(self) -> dict[str, int]:
         """How many jobs are in each state."""
         c = tables.jobs.c
-        with self.engine.connect() as conn:
+        with connect(self.engine) as conn:
             rows = conn.execute(select(c.state, func.count().label("n")).group_by(c.state))
             return {row.state: row.n for row in rows}
 
@@ -282,7 +283,7 @@ class JobQueue:
             query = query.where(c.kind == kind)
         if key is not None:
             query = query.where(c.key == key)
-        with self.engine.connect() as conn:
+        with connect(self.engine) as conn:
             return [dict(row._mapping) for row in conn.execute(query)]
 
     def idle(self) -> bool:
@@ -290,7 +291,7 @@ class JobQueue:
         now = self._clock()
         c = tables.jobs.c
         busy = or_(and_(c.state == QUEUED, c.run_at <= now), c.state == RUNNING)
-        with self.engine.connect() as conn:
+        with connect(self.engine) as conn:
             return conn.execute(select(func.count()).select_from(tables.jobs).where(busy)).scalar_one() == 0
 
 

@@ -12,13 +12,14 @@ import contextlib
 import logging
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
     Connection,
     Engine,
+    Table,
     and_,
     create_engine,
     delete,
@@ -50,6 +51,7 @@ from bot.store.records import (
     InstallState,
     LinkRef,
 )
+from bot.store.transaction import begin, connect
 
 __all__ = ["REQUEST_TIMEOUT", "WORKER_TIMEOUT", "Store", "StoreUnavailable", "unavailable"]
 
@@ -58,9 +60,6 @@ log = logging.getLogger(__name__)
 
 #: Built once: recording an install is on the submission's ack, and building the statement
 #: cost as much as running it.
-_INSERT_INSTALL = insert(tables.installs).returning(*tables.installs.c)
-
-
 #: Seconds any wait on the database may take on a request's path (connecting, a pooled
 #: connection, a statement, SQLite's write lock): a hung database is told to the user inside
 #: Slack's 3 s instead of holding the ack. Migrations are exempt (:mod:`bot.store.schema`).
@@ -103,9 +102,14 @@ class Store:
 
     @contextmanager
     def _writing(self) -> Iterator[Connection]:
-        """A write transaction, committed on leaving."""
-        with self.engine.begin() as conn:
+        """A write transaction, committed on leaving (or the one it joins, :mod:`.transaction`)."""
+        with begin(self.engine) as conn:
             yield conn
+
+    def transaction(self) -> AbstractContextManager[Connection]:
+        """One transaction for every write inside it: this store's and the job queue's on the
+        same engine (:mod:`bot.store.transaction`)."""
+        return begin(self.engine)
 
     def __repr__(self) -> str:
         return f"Store({self.engine.url.render_as_string(hide_password=True)!r})"
@@ -118,7 +122,7 @@ class Store:
     def ping(self) -> None:
         """Raise :class:`StoreUnavailable` unless the database answers a trivial query."""
         try:
-            with self.engine.connect() as conn:
+            with connect(self.engine) as conn:
                 conn.execute(text("SELECT 1"))
         except SQLAlchemyError as error:
             raise StoreUnavailable(type(error).__name__) from error
@@ -129,7 +133,7 @@ class Store:
         fail (an SQLite file that is full or read-only), so a ping alone says too little."""
         values = {"name": name, "beat_at": self._clock()}
         try:
-            with self.engine.begin() as conn:
+            with begin(self.engine) as conn:
                 upsert = _pg_insert if conn.dialect.name == "postgresql" else _sqlite_insert
                 statement = upsert(tables.heartbeat).values(values)
                 conn.execute(
@@ -191,11 +195,8 @@ class Store:
 
     def _insert_install(self, values: dict[str, Any]) -> Row[Any] | None:
         """Insert one install row; None when its submission key exists already."""
-        try:
-            with self.engine.begin() as conn:
-                return conn.execute(_INSERT_INSTALL, values).one()
-        except IntegrityError:
-            return None
+        with begin(self.engine) as conn:
+            return conn.execute(_insert_new(conn, tables.installs, "submission_key").values(values)).first()
 
     def finish_install(
         self,
@@ -299,7 +300,7 @@ class Store:
     ) -> InstallRecord | None:
         """The newest install row of an installed connector, if the bot made it."""
         c = tables.installs.c
-        with self.engine.connect() as conn:
+        with connect(self.engine) as conn:
             row = conn.execute(
                 select(tables.installs)
                 .where(c.account_id == account_id, c.account_connector_id == account_connector_id)
@@ -316,7 +317,7 @@ class Store:
         query = select(tables.installs).where(c.team_id == team_id)
         if account_ids is not None:
             query = query.where(c.account_id.in_(sorted(account_ids)))
-        with self.engine.connect() as conn:
+        with connect(self.engine) as conn:
             rows = conn.execute(query.order_by(c.id.desc()).limit(limit)).all()
         return [_install(row) for row in rows]
 
@@ -324,7 +325,7 @@ class Store:
         """Pending rows last touched before ``now - older_than`` (for reconciliation)."""
         c = tables.installs.c
         cutoff = self._clock() - older_than
-        with self.engine.connect() as conn:
+        with connect(self.engine) as conn:
             rows = conn.execute(
                 select(tables.installs)
                 .where(c.state == InstallState.PENDING.value, c.updated_at <= cutoff)
@@ -333,11 +334,11 @@ class Store:
         return [_install(row) for row in rows]
 
     def count_installs(self) -> int:
-        with self.engine.connect() as conn:
+        with connect(self.engine) as conn:
             return int(conn.execute(select(func.count()).select_from(tables.installs)).scalar_one())
 
     def _one_install(self, where: Any) -> InstallRecord | None:
-        with self.engine.connect() as conn:
+        with connect(self.engine) as conn:
             row = conn.execute(select(tables.installs).where(where)).first()
         return _install(row) if row else None
 
@@ -376,7 +377,7 @@ class Store:
             "updated_at": now,
         }
         try:
-            with self.engine.begin() as conn:
+            with begin(self.engine) as conn:
                 row = conn.execute(
                     insert(tables.cycle_events).returning(*tables.cycle_events.c), values
                 ).one()
@@ -430,7 +431,7 @@ class Store:
         query = select(tables.cycle_events).where(c.team_id == team_id)
         if account_ids is not None:
             query = query.where(c.account_id.in_(sorted(account_ids)))
-        with self.engine.connect() as conn:
+        with connect(self.engine) as conn:
             rows = conn.execute(query.order_by(c.id.desc()).limit(limit)).all()
         return [_cycle_event(row) for row in rows]
 
@@ -452,13 +453,13 @@ class Store:
             )
             .order_by(c.id)
         )
-        with self.engine.connect() as conn:
+        with connect(self.engine) as conn:
             return {str(row.cycle_id): int(row.interval) for row in conn.execute(query)}
 
     def latest_cycle_event(self, account_id: str, cycle_id: str) -> CycleEvent | None:
         """The newest change of one cycle asked for in Slack, if any."""
         c = tables.cycle_events.c
-        with self.engine.connect() as conn:
+        with connect(self.engine) as conn:
             row = conn.execute(
                 select(tables.cycle_events)
                 .where(c.account_id == account_id, c.cycle_id == cycle_id)
@@ -468,7 +469,7 @@ class Store:
         return _cycle_event(row) if row else None
 
     def _one_cycle_event(self, where: Any) -> CycleEvent | None:
-        with self.engine.connect() as conn:
+        with connect(self.engine) as conn:
             row = conn.execute(select(tables.cycle_events).where(where)).first()
         return _cycle_event(row) if row else None
 
@@ -500,13 +501,12 @@ class Store:
             "created_at": now,
             "updated_at": now,
         }
-        try:
-            with self.engine.begin() as conn:
-                row = conn.execute(insert(tables.deploys).returning(*tables.deploys.c), values).one()
-        except IntegrityError:
+        with begin(self.engine) as conn:
+            row = conn.execute(_insert_new(conn, tables.deploys, "request_key").values(values)).first()
+        if row is None:  # the request key was recorded already
             existing = self._one_deploy(tables.deploys.c.request_key == values["request_key"])
             if existing is None:  # pragma: no cover - the unique row vanished: only by hand
-                raise LookupError(f"deploy {request_key} was recorded and is gone") from None
+                raise LookupError(f"deploy {request_key} was recorded and is gone")
             return existing, False
         return _deploy(row), True
 
@@ -560,7 +560,7 @@ class Store:
     def deploys_in_flight(self, account_id: str, template_id: str) -> list[Deploy]:
         """Pending deploys of ``template_id`` into ``account_id`` whose install was sent."""
         d = tables.deploys.c
-        with self.engine.connect() as conn:
+        with connect(self.engine) as conn:
             rows = conn.execute(
                 select(tables.deploys)
                 .where(
@@ -593,7 +593,7 @@ class Store:
     def claimed_cycles(self, account_id: str) -> set[str]:
         """The cycles of ``account_id`` that deploys already account for."""
         d = tables.deploys.c
-        with self.engine.connect() as conn:
+        with connect(self.engine) as conn:
             rows = conn.execute(
                 select(d.cycle_id).where(d.account_id == account_id, d.cycle_id.is_not(None))
             ).all()
@@ -602,7 +602,7 @@ class Store:
     def pending_deploys(self, *, older_than: timedelta) -> list[Deploy]:
         d = tables.deploys.c
         cutoff = self._clock() - older_than
-        with self.engine.connect() as conn:
+        with connect(self.engine) as conn:
             rows = conn.execute(
                 select(tables.deploys)
                 .where(d.state == DeployState.PENDING.value, d.created_at < cutoff)
@@ -613,7 +613,7 @@ class Store:
 
     def deploys_of_cycle(self, account_id: str, cycle_id: str) -> list[Deploy]:
         d = tables.deploys.c
-        with self.engine.connect() as conn:
+        with connect(self.engine) as conn:
             rows = conn.execute(
                 select(tables.deploys)
                 .where(d.account_id == account_id, d.cycle_id == cycle_id)
@@ -625,7 +625,7 @@ class Store:
         """Deploys into ``account_id`` made within ``since`` whose checklist may still change."""
         d = tables.deploys.c
         cutoff = self._clock() - since
-        with self.engine.connect() as conn:
+        with connect(self.engine) as conn:
             rows = conn.execute(
                 select(tables.deploys)
                 .where(
@@ -639,7 +639,7 @@ class Store:
         return [_deploy(row) for row in rows]
 
     def _one_deploy(self, where: Any) -> Deploy | None:
-        with self.engine.connect() as conn:
+        with connect(self.engine) as conn:
             row = conn.execute(select(tables.deploys).where(where)).first()
         return _deploy(row) if row else None
 
@@ -676,7 +676,7 @@ class Store:
 
     def channel_binding(self, *, team_id: str, channel_id: str) -> Binding | None:
         b = tables.bindings
-        with self.engine.connect() as conn:
+        with connect(self.engine) as conn:
             row = conn.execute(select(b).where(b.c.team_id == team_id, b.c.channel_id == channel_id)).first()
         if row is None:
             return None
@@ -687,7 +687,7 @@ class Store:
     def bindings(self) -> list[Binding]:
         """Every channel binding, oldest first."""
         b = tables.bindings
-        with self.engine.connect() as conn:
+        with connect(self.engine) as conn:
             rows = conn.execute(select(b).order_by(b.c.bound_at)).all()
         found = []
         for row in rows:
@@ -748,7 +748,7 @@ class Store:
         return _link(row)
 
     def link_by_hash(self, ref_hash: str) -> LinkRef | None:
-        with self.engine.connect() as conn:
+        with connect(self.engine) as conn:
             row = conn.execute(select(tables.links).where(tables.links.c.ref_hash == ref_hash)).first()
         return _link(row) if row else None
 
@@ -756,14 +756,14 @@ class Store:
         wanted = list(ids)
         if not wanted:
             return []
-        with self.engine.connect() as conn:
+        with connect(self.engine) as conn:
             rows = conn.execute(
                 select(tables.links).where(tables.links.c.id.in_(wanted)).order_by(tables.links.c.id)
             ).all()
         return [_link(row) for row in rows]
 
     def link_by_return(self, return_hash: str) -> LinkRef | None:
-        with self.engine.connect() as conn:
+        with connect(self.engine) as conn:
             row = conn.execute(select(tables.links).where(tables.links.c.return_hash == return_hash)).first()
         return _link(row) if row else None
 
@@ -859,7 +859,7 @@ class Store:
 
     def links_for_connector(self, account_id: str, account_connector_id: int) -> list[LinkRef]:
         c = tables.links.c
-        with self.engine.connect() as conn:
+        with connect(self.engine) as conn:
             rows = conn.execute(
                 select(tables.links)
                 .where(c.account_id == account_id, c.account_connector_id == account_connector_id)
@@ -898,6 +898,13 @@ class Store:
 #: SQLite connections kept per process, and how many more may open at once.
 SQLITE_POOL_SIZE = 20
 SQLITE_POOL_OVERFLOW = 40
+
+
+def _insert_new(conn: Connection, table: Table, unique: str) -> Any:
+    """``INSERT … ON CONFLICT (unique) DO NOTHING RETURNING *``: no row back when ``unique``
+    is taken (a conflict that does not fail a transaction it may share, :mod:`.transaction`)."""
+    dialect_insert = _pg_insert if conn.dialect.name == "postgresql" else _sqlite_insert
+    return dialect_insert(table).on_conflict_do_nothing(index_elements=[unique]).returning(*table.c)
 
 
 def _reason(error: SQLAlchemyError) -> str:

@@ -15,7 +15,8 @@ from sqlalchemy import create_engine
 from sqlalchemy import text as sql
 from sqlalchemy.exc import OperationalError
 
-from bot.store import Store, unavailable
+from bot.playground import payloads as sr
+from bot.store import InstallState, Store, unavailable
 from bot.store.store import REQUEST_TIMEOUT
 from tests.e2e.harness import running_bot
 
@@ -124,3 +125,39 @@ def test_a_locked_table_met_in_the_access_check_is_answered_inside_3s(
         print(f"\nconnector picker with cyclr_channel_bindings locked: answered in {took:.2f} s")
         assert "database is not answering" in json.dumps(answer)
         assert took < 3.0
+
+
+def test_a_submission_whose_job_cannot_be_queued_records_nothing(
+    tmp_path: Path, pg_schema: str, pg_schema_url: Callable[[str], str]
+) -> None:
+    """The install row and its jobs are one transaction: with the job table locked the user is
+    told to try again and no PENDING row is left waiting for the reconcile; the same form
+    then goes through once."""
+    from tests.e2e.test_install_flow import connector_option
+
+    url = pg_schema_url(pg_schema)
+    with running_bot(tmp_path, database_url=url) as bot:
+        bot.services.accounts.all()
+        assert bot.command("install").status_code == 200
+        view = bot.opened_view()
+        values = {"connector": sr.select_input(connector_option(bot, "Webhook")), "name": "Hooks"}
+        locker = create_engine(url)
+        try:
+            with locker.connect() as conn:
+                conn.begin()
+                conn.execute(sql("LOCK TABLE cyclr_jobs IN ACCESS EXCLUSIVE MODE"))
+                refused = bot.submit(view, values)
+                conn.rollback()
+        finally:
+            locker.dispose()
+        assert refused.status_code == 200 and "database is not answering" in refused.text
+        assert bot.services.store.count_installs() == 0
+
+        accepted = bot.submit(view, values)
+        assert accepted.status_code == 200 and accepted.json()["response_action"] == "update"
+        bot.wait_idle()
+        [record] = bot.services.store.recent_installs(sr.TEAM_ID)
+        # Webhook needs no sign-in: installed is authenticated at once
+        assert (record.name, record.state) == ("Hooks", InstallState.AUTHENTICATED)
+        posts = [r for r in bot.sandbox.requests if r.method == "POST" and r.path.endswith("/install")]
+        assert len(posts) == 1

@@ -144,17 +144,18 @@ class DeployActions(Surface):
                 return
         if known is not None:
             name = known.name
-        deploy, created = self.services.store.begin_deploy(
-            request_key=f"view:{view.get('id')}",
-            team_id=access.team_id,
-            user_id=access.user_id,
-            channel_id=meta.channel_id,
-            account_id=account,
-            template_id=template_id,
-            template_name=name,
-        )
-        if created:
-            enqueue_deploy(self.services, deploy, view_id=str(view.get("id") or "") or None)
+        with self.services.store.transaction():  # the row and its job, or neither
+            deploy, created = self.services.store.begin_deploy(
+                request_key=f"view:{view.get('id')}",
+                team_id=access.team_id,
+                user_id=access.user_id,
+                channel_id=meta.channel_id,
+                account_id=account,
+                template_id=template_id,
+                template_name=name,
+            )
+            if created:
+                enqueue_deploy(self.services, deploy, view_id=str(view.get("id") or "") or None)
         account_name = self.services.accounts.name_of(account)
         if not created and deploy.state.is_final:  # a repeat after the outcome: show it again
             ack(

@@ -377,19 +377,19 @@ class InstallModal(Surface):
             credentials=credentials,
             properties=properties,
         )
-        record, created = self.services.installs.submit(request)
+        view_id = str(view.get("id"))
+        with self.services.store.transaction():  # the row and its jobs, or none of them
+            record, created = self.services.installs.submit(request)
+            call = self.services.installs.prepare(record, request) if created else None
+            if call is not None and not call.secret:
+                payload = {**call.to_payload(), "view": view_id}
+                self.services.queue.enqueue(INSTALL, payload, key=f"{INSTALL}:{record.id}")
         account_name = self.services.accounts.name_of(account_id)
-        if not created:
+        if call is None:
             ack(response_action="update", view=self._outcome_or_progress(record, account_name))
             return
-        call = self.services.installs.prepare(record, request)
-        view_id = str(view.get("id"))
-        if call.secret:
-            started = self.held.start(call, view_id=view_id)
-        else:
-            payload = {**call.to_payload(), "view": view_id}
-            started = True
-            self.services.queue.enqueue(INSTALL, payload, key=f"{INSTALL}:{record.id}")
+        # Credentials stay in this process: its own thread runs the job it holds in the queue.
+        started = self.held.start(call, view_id=view_id) if call.secret else True
         if not started:
             outcome = self.services.installs.reject(
                 record,
