@@ -78,7 +78,7 @@ class Settings:
     cyclr_timeout: tuple[float, float] = (3.05, 10.0)
     catalogue_ttl: float = 300.0
     link_ttl_hours: float = 1.0
-    workers: int = 32  #: threads of a worker process (CYCLR_BOT_WORKERS)
+    workers: int = 64  #: threads of a worker process (CYCLR_BOT_WORKERS)
     job_lease: float = 120.0  #: seconds a claimed job is a worker's before another may take it
     reconcile_grace: float = 120.0
     reconcile_every: float = 60.0
@@ -181,7 +181,7 @@ class Settings:
             ),
             catalogue_ttl=reader.number("CYCLR_CATALOGUE_TTL", 300.0, minimum=5, maximum=86400),
             link_ttl_hours=reader.number("CYCLR_BOT_LINK_TTL_HOURS", 1.0, minimum=0.1, maximum=24 * 30),
-            workers=int(reader.number("CYCLR_BOT_WORKERS", 32, minimum=1, maximum=256, integer=True)),
+            workers=int(reader.number("CYCLR_BOT_WORKERS", 64, minimum=1, maximum=256, integer=True)),
             job_lease=reader.number("CYCLR_BOT_JOB_LEASE", 120.0, minimum=2, maximum=3600),
             reconcile_grace=reader.number("CYCLR_BOT_RECONCILE_GRACE", 120.0, minimum=1, maximum=3600),
             reconcile_every=reader.number("CYCLR_BOT_RECONCILE_EVERY", 60.0, minimum=0.5, maximum=3600),
