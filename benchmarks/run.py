@@ -83,6 +83,7 @@ class Config:
     connector: str = "Webhook"  #: installed by every submission (it needs no credentials)
     template: str = "Webhook > HTTP: forward events"  #: deployed by ours (no connector needs auth)
     ours_env: tuple[tuple[str, str], ...] = ()  #: extra settings for our bot (experiments)
+    ours_workers: int = 0  #: ``cyclr-bot worker`` processes to start beside ours (a shared database)
 
 
 @dataclass(slots=True)
@@ -195,6 +196,14 @@ def server_for(
     if key == "ours":
         env.update(config.ours_env)
     return ServerProcess(key, argv, env=env, cwd=ROOT, port=port, log=workdir / f"{key}.log")
+
+
+def extra_worker(server: ServerProcess, number: int, workdir: Path) -> ServerProcess:
+    """One more ``cyclr-bot worker`` beside ours, with its settings (it serves no port)."""
+    entry = _executable("cyclr-bot")
+    argv = ([entry] if entry else [sys.executable, "-m", "bot"]) + ["--env-file", os.devnull, "worker"]
+    name = f"worker-{number}"
+    return ServerProcess(name, argv, env=server.env, cwd=ROOT, port=server.port, log=workdir / f"{name}.log")
 
 
 # -- driving one app -------------------------------------------------------------------------------
@@ -484,6 +493,12 @@ def run_app(
         server.start()
         run.startup = server.wait_healthy()
         log(f"{run.label}: healthy after {run.startup:.2f} s (pid {server.pid}, {server.url})")
+        if key == "ours":
+            for number in range(1, config.ours_workers + 1):
+                worker = extra_worker(server, number, workdir)
+                stack.callback(worker.stop)
+                worker.start()
+                log(f"{run.label}: started {worker.name} (pid {worker.pid})")
         driver = Driver(run, server, sandbox, slack, config, load)
         driver.warm_up()
         run.catalogue_size = len(sandbox.state.connectors())
@@ -574,6 +589,9 @@ def _parser() -> argparse.ArgumentParser:
                         help="a round trip added to every Cyclr call, s (default 0: answered at once)")
     parser.add_argument("--ours-env", type=_setting, action="append", default=[], metavar="KEY=VALUE",
                         help="a setting for our bot only, e.g. WEB_CONCURRENCY=2 (repeatable)")
+    parser.add_argument("--ours-workers", type=int, default=0, metavar="N",
+                        help="start N more `cyclr-bot worker` processes beside ours (with a"
+                        " CYCLR_BOT_DATABASE_URL they share, e.g. PostgreSQL)")
     parser.add_argument("--timeout", type=float, default=10.0, help="client timeout per request, s")
     parser.add_argument("--docs", type=Path, default=None,
                         help="Markdown report to write (default docs/benchmarks.md; the plot beside it)")
@@ -624,6 +642,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         typeahead_concurrency=max(1, args.typeahead_concurrency),
         timeout=args.timeout,
         ours_env=tuple(args.ours_env),
+        ours_workers=args.ours_workers,
     )
     apps = args.apps or tuple(APPS)
     docs: Path | None = None
