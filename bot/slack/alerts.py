@@ -109,6 +109,21 @@ def _buttons(thread: AlertThread, event: AlertEvent | None, connector: int | Non
     return actions(*elements)
 
 
+def _tally(errors: int, warnings: int) -> str:
+    """ "3 errors", "1 warning", "2 errors and 1 warning"."""
+    counted = ((errors, "error"), (warnings, "warning"))
+    parts = [f"{n} {word}{'' if n == 1 else 's'}" for n, word in counted if n]
+    return " and ".join(parts) or "0 errors"
+
+
+def _warning(event: AlertEvent) -> bool:
+    return event.level == "warning"
+
+
+def _icon(event: AlertEvent) -> str:
+    return ":warning:" if _warning(event) else ":x:"
+
+
 def parent_message(
     thread: AlertThread, summary: ThreadSummary, *, account_name: str, connector: int | None, sandbox: bool
 ) -> Message:
@@ -119,21 +134,22 @@ def parent_message(
     step = (
         f" at step *{escape_clip(latest.step_name, 80)}*" if latest is not None and latest.step_name else ""
     )
-    noun = "error" if summary.count == 1 else "errors"
-    text = f":rotating_light: *{name}* in {escape_clip(account_name, 80)}: {summary.count} {noun}"
+    tally = _tally(summary.errors, summary.warnings)
+    icon = ":rotating_light:" if summary.errors else ":warning:"
+    text = f"{icon} *{name}* in {escape_clip(account_name, 80)}: {tally}"
     body = [
         section(f"{text}\nLatest{step}: {what}"),
         context(f"First seen {_when(summary.first_seen)} · last seen {_when(summary.last_seen)}"),
         _buttons(thread, latest, connector),
     ]
     latest_text = latest.message if latest is not None else ""
-    fallback = f"{thread.cycle_name or thread.cycle_id}: {summary.count} {noun}; latest: {latest_text}"
+    fallback = f"{thread.cycle_name or thread.cycle_id}: {tally}; latest: {latest_text}"
     return message(fallback[:300], body, sandbox=sandbox)
 
 
 def reply_message(thread: AlertThread, event: AlertEvent, *, connector: int | None, sandbox: bool) -> Message:
     step = f"*{escape_clip(event.step_name, 80)}*: " if event.step_name else ""
-    line = f":x: {step}{escape_clip(event.message, 1500)}"
+    line = f"{_icon(event)} {step}{escape_clip(event.message, 1500)}"
     body = [section(line), context(_when(event.occurred_at)), _buttons(thread, event, connector)]
     return message(event.message[:300], body, sandbox=sandbox)
 
@@ -142,13 +158,15 @@ def rollup_message(
     thread: AlertThread, events: list[AlertEvent], *, connector: int | None, sandbox: bool
 ) -> Message:
     latest = events[-1]
+    warnings = sum(1 for e in events if _warning(e))
+    tally = _tally(len(events) - warnings, warnings)
     line = (
-        f":x: {len(events)} more errors between {_when(events[0].occurred_at)}"
-        f" and {_when(latest.occurred_at)}."
+        f"{':x:' if warnings < len(events) else ':warning:'} {tally} more between"
+        f" {_when(events[0].occurred_at)} and {_when(latest.occurred_at)}."
         f"\nLatest: {escape_clip(latest.message, 1000)}"
     )
     body = [section(line), _buttons(thread, latest, connector)]
-    return message(f"{len(events)} more errors", body, sandbox=sandbox)
+    return message(f"{tally} more", body, sandbox=sandbox)
 
 
 def details_modal(event: AlertEvent, *, cycle_name: str, sandbox: bool) -> dict[str, Any]:
@@ -168,7 +186,7 @@ def details_modal(event: AlertEvent, *, cycle_name: str, sandbox: bool) -> dict[
     return {
         "type": "modal",
         "callback_id": ALERT_DETAILS_CALLBACK,
-        "title": {"type": "plain_text", "text": "Cycle error"},
+        "title": {"type": "plain_text", "text": "Cycle warning" if _warning(event) else "Cycle error"},
         "close": {"type": "plain_text", "text": "Close"},
         "blocks": view_blocks(body, sandbox=sandbox),
     }

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import case, delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert as _pg_insert
 from sqlalchemy.dialects.sqlite import insert as _sqlite_insert
 from sqlalchemy.engine import Connection, Engine, Row
@@ -101,6 +101,11 @@ class ThreadSummary:
     first_seen: datetime | None
     last_seen: datetime | None
     latest: AlertEvent | None
+    warnings: int = 0  #: how many of ``count`` are warnings
+
+    @property
+    def errors(self) -> int:
+        return self.count - self.warnings
 
 
 def _insert(conn: Connection) -> Any:
@@ -351,10 +356,13 @@ class AlertLedger:
     def summary(self, thread_id: int) -> ThreadSummary:
         e = tables.alert_events
         with self.engine.connect() as conn:
-            count, first, last = conn.execute(
-                select(func.count(), func.min(e.c.occurred_at), func.max(e.c.occurred_at)).where(
-                    e.c.thread_id == thread_id
-                )
+            count, warnings, first, last = conn.execute(
+                select(
+                    func.count(),
+                    func.coalesce(func.sum(case((e.c.level == "warning", 1), else_=0)), 0),
+                    func.min(e.c.occurred_at),
+                    func.max(e.c.occurred_at),
+                ).where(e.c.thread_id == thread_id)
             ).one()
             latest = conn.execute(
                 select(e)
@@ -363,7 +371,7 @@ class AlertLedger:
                 .limit(1)
             ).first()
         return ThreadSummary(
-            int(count), aware(first), aware(last), None if latest is None else _event(latest)
+            int(count), aware(first), aware(last), None if latest is None else _event(latest), int(warnings)
         )
 
     def event(self, event_id: int) -> AlertEvent | None:

@@ -154,6 +154,29 @@ def test_two_errors_make_one_parent_and_one_reply_and_no_transaction_twice(bot: 
     assert update.args["ts"] == parents[0].response["ts"] and "3 errors" in update.args["text"]
 
 
+def test_warnings_are_called_warnings_next_to_errors(bot: Bot) -> None:
+    cycle = make_cycle(bot, BLOCKED)
+    subscribe(bot, "subscribe warnings")
+    bot.sandbox.raise_incidents(DEFAULT, cycle, level="warning", message="Slow answer")
+    poll(bot)
+    [parent] = channel_posts(bot, thread=False)
+    assert "1 warning" in parent.args["text"] and "error" not in parent.args["text"]
+    assert ":warning:" in json.dumps(parent.args["blocks"])
+
+    details = next(b for b in buttons(parent.args) if b["text"]["text"] == "Details")
+    bot.action(details["action_id"], element=details, user_id=INSTALLER, channel_id=CHANNEL)
+    bot.wait_idle()
+    assert bot.slack.calls("views.open")[-1].args["view"]["title"]["text"] == "Cycle warning"
+
+    bot.sandbox.raise_incidents(DEFAULT, cycle, message="Field 'Email' is required.")
+    poll(bot)
+    [update] = updates(bot)
+    assert "1 error and 1 warning" in update.args["text"]
+    [reply] = channel_posts(bot, thread=True)
+    shown = json.dumps(reply.args["blocks"])
+    assert ":x:" in shown and ":warning:" not in shown
+
+
 def test_a_flood_is_rolled_up_with_an_exact_count(bot: Bot, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(alert_service, "ALERT_GAP", 1.0)
     cycle = make_cycle(bot, BLOCKED)
