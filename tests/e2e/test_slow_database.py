@@ -1,5 +1,5 @@
 """A database that does not answer: the user is told so within Slack's 3 s, never left waiting
-(issue 11, item 4). The waits are bounded in bot.store.store; the answer is bot.slack.listeners.errors."""
+(issue 11, item 4). The waits are bounded in bot.store.engine; the answer is bot.slack.listeners.errors."""
 
 from __future__ import annotations
 

@@ -22,7 +22,7 @@ from bot.store import unavailable
 
 __all__ = ["DATABASE_DOWN", "new_reference", "register", "user_job"]
 
-#: What a user is told when the store did not answer in time (its timeouts: bot.store.store).
+#: What a user is told when the store did not answer in time (its timeouts: bot.store.engine).
 DATABASE_DOWN = "The bot's database is not answering; try again in a minute."
 
 log = logging.getLogger(__name__)
