@@ -161,3 +161,36 @@ def test_a_submission_whose_job_cannot_be_queued_records_nothing(
         assert (record.name, record.state) == ("Hooks", InstallState.AUTHENTICATED)
         posts = [r for r in bot.sandbox.requests if r.method == "POST" and r.path.endswith("/install")]
         assert len(posts) == 1
+
+
+def test_a_deploy_submission_with_the_database_down_keeps_the_modal_open_saying_so(
+    tmp_path: Path, pg_schema: str, pg_schema_url: Callable[[str], str]
+) -> None:
+    """Any modal's failed submission is answered on its first input (before: only the install
+    and activate modals; the deploy modal closed and the reason went to a DM)."""
+    from tests.e2e.test_deploy import deploy_values, open_deploy
+
+    template = "Webhook > HTTP: forward events"
+    url = pg_schema_url(pg_schema)
+    with running_bot(tmp_path, database_url=url) as bot:
+        bot.services.accounts.all()
+        view = open_deploy(bot, template, "deploy")
+        cycles = len(bot.sandbox.cycles("acme-prod"))
+        locker = create_engine(url)
+        try:
+            with locker.connect() as conn:
+                conn.begin()
+                conn.execute(sql("LOCK TABLE cyclr_deploys IN ACCESS EXCLUSIVE MODE"))
+                refused = bot.submit(view, deploy_values(bot, template))
+                conn.rollback()
+        finally:
+            locker.dispose()
+        answer = refused.json()
+        assert answer["response_action"] == "errors"
+        [(field, said)] = answer["errors"].items()
+        assert field in {b.get("block_id") for b in view["blocks"]} and "database is not answering" in said
+
+        accepted = bot.submit(view, deploy_values(bot, template))
+        assert accepted.json()["response_action"] == "update"
+        bot.wait_idle()
+        assert len(bot.sandbox.cycles("acme-prod")) == cycles + 1  # deployed once, by the second

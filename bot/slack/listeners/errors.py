@@ -16,7 +16,6 @@ from slack_bolt import App, BoltResponse
 
 from bot.logs import reference_id
 from bot.slack import blocks
-from bot.slack.ids import ACTIVATE_CALLBACK, CONNECTOR, INSTALL_CALLBACK, INTERVAL
 from bot.slack.messenger import SlackMessenger
 from bot.store import unavailable
 
@@ -80,10 +79,8 @@ def register(app: App, messenger: SlackMessenger) -> None:
                 return BoltResponse(
                     status=200, body=json.dumps(payload), headers={"content-type": "application/json"}
                 )
-            view = body.get("view")
-            callback_id = view.get("callback_id") if isinstance(view, dict) else None
-            if body.get("type") == "view_submission" and callback_id in (INSTALL_CALLBACK, ACTIVATE_CALLBACK):
-                field = CONNECTOR if callback_id == INSTALL_CALLBACK else INTERVAL
+            field = _first_input(body.get("view")) if body.get("type") == "view_submission" else None
+            if field is not None:  # the modal stays open, saying so, with what was typed kept
                 payload = {
                     "response_action": "errors",
                     "errors": {
@@ -109,6 +106,16 @@ def register(app: App, messenger: SlackMessenger) -> None:
         if response is not None:
             return BoltResponse(status=200, body="")
         return None
+
+
+def _first_input(view: Any) -> str | None:
+    """The block id of a modal's first input: where a failed submission says why."""
+    shown = view.get("blocks") if isinstance(view, dict) else None
+    for block in shown if isinstance(shown, list) else []:
+        block_id = block.get("block_id") if isinstance(block, dict) else None
+        if block.get("type") == "input" and isinstance(block_id, str):
+            return block_id
+    return None
 
 
 def user_job(
