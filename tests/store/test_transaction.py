@@ -3,6 +3,9 @@ both databases, and a repeated key inside it does not spoil the rest of it."""
 
 from __future__ import annotations
 
+import contextvars
+import threading
+
 import pytest
 
 from bot.store import Store
@@ -74,3 +77,23 @@ def test_writes_outside_a_transaction_commit_one_by_one(store: Store) -> None:
         queue.enqueue("install", {"install": record.id}, key=f"install:{record.id}")
         raise Boom
     assert store.install_by_key("V-alone") is not None and len(queue.find(kind="install")) == 1
+
+
+def test_a_context_copied_into_another_thread_does_not_join_the_transaction(store: Store) -> None:
+    """The after-ack pool runs each task in a copy of the request's context: a write there is
+    its own transaction, kept when the request's is rolled back."""
+    outcome: list[bool] = []
+
+    def elsewhere() -> None:
+        outcome.append(_begin(store, "V-elsewhere")[1])
+
+    with pytest.raises(Boom), store.transaction():
+        # Before this transaction writes: on SQLite its first write takes the file's lock.
+        thread = threading.Thread(target=contextvars.copy_context().run, args=(elsewhere,))
+        thread.start()
+        thread.join(timeout=30)
+        _begin(store, "V-here")
+        raise Boom
+    assert outcome == [True]
+    assert store.install_by_key("V-elsewhere") is not None
+    assert store.install_by_key("V-here") is None
