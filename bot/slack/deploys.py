@@ -175,6 +175,7 @@ class DeployJobs:
         except CyclrAPIError as error:
             if isinstance(error, CyclrServerError | CyclrRateLimited):
                 log.info("deploy %s: Cyclr answered %s; reconciling", deploy.id, type(error).__name__)
+                store.touch_deploy(deploy.id)  # the grace for its cycle to show starts now
                 return self._settle(deploy)
             reason = f"Cyclr refused: {error.user_message}"
             if isinstance(error, CyclrNotFound):
@@ -184,6 +185,7 @@ class DeployJobs:
             return {"state": "failed"}
         except CyclrError as error:  # no answer: the cycle may exist; never call again
             log.info("deploy %s: no answer from Cyclr (%s); reconciling", deploy.id, type(error).__name__)
+            store.touch_deploy(deploy.id)  # the grace for its cycle to show starts now
             return self._settle(deploy)
         done = store.finish_deploy(deploy.id, DeployState.DEPLOYED, cycle_id=cycle.id, cycle_name=cycle.name)
         if done is not None and done.state is DeployState.PENDING:  # a reconciling deploy took it
@@ -192,14 +194,22 @@ class DeployJobs:
         return {"state": "deployed"}
 
     def _settle(self, deploy: Deploy) -> Outcome:
-        """Look for the deploy's cycle in its account instead of calling again."""
+        """Look for the deploy's cycle in its account instead of calling again.
+
+        The grace runs from the row's last change: its attempt, or the answer that was lost
+        (the row as this job first read it may be older than both: a job that waited in the
+        queue longer than the grace must not give up on a cycle Cyclr is still making)."""
         store = self.services.store
+        deploy = store.get_deploy(deploy.id) or deploy
+        if deploy.state.is_final:
+            tell_deploy(self.services, deploy.id)
+            return {"state": deploy.state.value}
         try:
             found, others = self._find_cycle(deploy)
         except CyclrError as error:
             log.info("deploy %s: cycles not listed (%s); later", deploy.id, type(error).__name__)
             return Later(RECONCILE_AGAIN)
-        since = deploy.attempted_at or deploy.updated_at
+        since = max(deploy.updated_at, deploy.attempted_at or deploy.updated_at)
         in_grace = datetime.now(UTC) - since < timedelta(seconds=self.services.settings.reconcile_grace)
         if found is not None:
             if others and in_grace:  # the cycle may be theirs: let their answers claim theirs first

@@ -75,6 +75,16 @@ class DeployLog(Rows):
             ).rowcount
         return bool(changed)
 
+    def touch_deploy(self, deploy_id: int) -> None:
+        """A pending deploy's install got no clear answer: its reconciliation grace starts now."""
+        d = tables.deploys.c
+        with self._writing() as conn:
+            conn.execute(
+                update(tables.deploys)
+                .where(d.id == deploy_id, d.state == DeployState.PENDING.value)
+                .values(updated_at=self._clock())
+            )
+
     def finish_deploy(
         self,
         deploy_id: int,

@@ -777,8 +777,8 @@ def test_a_reconciling_deploy_leaves_a_cycle_to_the_deploy_still_awaiting_its_an
         with store.engine.begin() as conn:
             conn.execute(
                 text(
-                    "UPDATE cyclr_deploys SET attempted_at = datetime(attempted_at, '-1 minute')"
-                    " WHERE id = :id"
+                    "UPDATE cyclr_deploys SET attempted_at = datetime(attempted_at, '-1 minute'),"
+                    " updated_at = datetime(updated_at, '-1 minute') WHERE id = :id"
                 ),
                 {"id": lost.id},
             )
@@ -787,6 +787,50 @@ def test_a_reconciling_deploy_leaves_a_cycle_to_the_deploy_still_awaiting_its_an
         assert a is not None and a.state.value == "failed" and a.cycle_id is None and a.reason, a
         assert [d.id for d in store.deploys_of_cycle(account, made.id)] == [in_flight.id]
         assert len([c for c in bot.sandbox.cycles(account) if c["TemplateId"] == template["Id"]]) == 1
+
+
+def test_a_deploy_whose_job_waited_past_the_grace_still_finds_its_slow_cycle(tmp_path: Path) -> None:
+    """The job ran long after its row was written (a backlog), and Cyclr made the cycle a
+    moment after the install's answer was lost. The grace runs from the lost answer, not
+    from the row's writing (regression: the fault suite, under load, found the deploy told
+    failed and its cycle in Cyclr)."""
+    from bot.slack.deploys import enqueue_deploy
+
+    with running_bot(tmp_path, cyclr_timeout=(1.0, 0.5), reconcile_grace=3.0) as bot:
+        account = warm_up(bot)
+        store = bot.services.store
+        template = bot.sandbox.template_by_name(A.TEMPLATES[1])
+        row, _ = store.begin_deploy(
+            request_key="view:V-backlog",
+            team_id=sr.TEAM_ID,
+            user_id=A.USERS[0],
+            channel_id="C0001",
+            account_id=account,
+            template_id=str(template["Id"]),
+            template_name=str(template["Name"]),
+        )
+        with store.engine.begin() as conn:  # written a minute ago; its job runs only now
+            conn.execute(
+                text(
+                    "UPDATE cyclr_deploys SET created_at = datetime(created_at, '-1 minute'),"
+                    " updated_at = datetime(updated_at, '-1 minute') WHERE id = :id"
+                ),
+                {"id": row.id},
+            )
+        # Cyclr takes 1 s before making the cycle; the bot stops waiting after 0.5 s.
+        bot.sandbox.faults.add(
+            Fault("delay_before", count=1, delay=1.0, method="POST", path_prefix="/v1.0/templates/")
+        )
+        enqueue_deploy(bot.services, row)
+        assert A.wait_until(lambda: store.get_deploy(row.id).state.is_final, timeout=20)  # type: ignore[union-attr]
+
+        def made() -> list[dict[str, Any]]:
+            return [c for c in bot.sandbox.cycles(account) if c["TemplateId"] == template["Id"]]
+
+        assert A.wait_until(lambda: bool(made()), timeout=5)  # Cyclr made it, answer or not
+        [cycle] = made()
+        done = store.get_deploy(row.id)
+        assert done is not None and (done.state.value, done.cycle_id) == ("deployed", str(cycle["Id"])), done
 
 
 def test_two_deploys_never_claim_one_cycle(tmp_path: Path) -> None:
