@@ -15,12 +15,11 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import case, delete, func, select, update
-from sqlalchemy.dialects.postgresql import insert as _pg_insert
-from sqlalchemy.dialects.sqlite import insert as _sqlite_insert
-from sqlalchemy.engine import Connection, Engine, Row
+from sqlalchemy.engine import Engine, Row
 
 from bot.store import tables
 from bot.store.clock import Clock, aware, utcnow
+from bot.store.engine import dialect_insert
 
 __all__ = [
     "AlertAccount",
@@ -108,10 +107,6 @@ class ThreadSummary:
         return self.count - self.warnings
 
 
-def _insert(conn: Connection) -> Any:
-    return _pg_insert if conn.dialect.name == "postgresql" else _sqlite_insert
-
-
 class AlertLedger:
     def __init__(self, engine: Engine, *, clock: Clock = utcnow) -> None:
         self.engine = engine
@@ -147,7 +142,8 @@ class AlertLedger:
                     )
                 )
             a = tables.alert_accounts
-            conn.execute(_insert(conn)(a).values(account_id=account_id, since=now).on_conflict_do_nothing())
+            account = dialect_insert(conn)(a).values(account_id=account_id, since=now)
+            conn.execute(account.on_conflict_do_nothing())
         return found is None
 
     def unsubscribe(self, *, team_id: str, channel_id: str, account_id: str) -> bool:
@@ -257,7 +253,7 @@ class AlertLedger:
         where = (t.c.channel_id == channel_id, t.c.account_id == account_id, t.c.cycle_id == cycle_id)
         with self.engine.begin() as conn:
             conn.execute(
-                _insert(conn)(t)
+                dialect_insert(conn)(t)
                 .values(
                     channel_id=channel_id, account_id=account_id, cycle_id=cycle_id, cycle_name=cycle_name
                 )
@@ -290,7 +286,7 @@ class AlertLedger:
         e = tables.alert_events
         with self.engine.begin() as conn:
             added = conn.execute(
-                _insert(conn)(e)
+                dialect_insert(conn)(e)
                 .values(
                     thread_id=thread_id,
                     transaction_id=transaction_id[:255],

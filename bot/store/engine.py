@@ -18,6 +18,7 @@ __all__ = [
     "REQUEST_TIMEOUT",
     "WORKER_TIMEOUT",
     "StoreUnavailable",
+    "dialect_insert",
     "insert_new",
     "make_engine",
     "reason",
@@ -53,11 +54,15 @@ SQLITE_POOL_SIZE = 20
 SQLITE_POOL_OVERFLOW = 40
 
 
+def dialect_insert(conn: Connection) -> Any:
+    """The ``insert`` of the connection's database, with ``ON CONFLICT`` (upserts)."""
+    return _pg_insert if conn.dialect.name == "postgresql" else _sqlite_insert
+
+
 def insert_new(conn: Connection, table: Table, unique: str) -> Any:
     """``INSERT … ON CONFLICT (unique) DO NOTHING RETURNING *``: no row back when ``unique``
     is taken (a conflict that does not fail a transaction it may share, :mod:`.transaction`)."""
-    dialect_insert = _pg_insert if conn.dialect.name == "postgresql" else _sqlite_insert
-    return dialect_insert(table).on_conflict_do_nothing(index_elements=[unique]).returning(*table.c)
+    return dialect_insert(conn)(table).on_conflict_do_nothing(index_elements=[unique]).returning(*table.c)
 
 
 def reason(error: SQLAlchemyError) -> str:

@@ -11,8 +11,6 @@ from __future__ import annotations
 from contextlib import AbstractContextManager
 
 from sqlalchemy import Connection, Engine, text
-from sqlalchemy.dialects.postgresql import insert as _pg_insert
-from sqlalchemy.dialects.sqlite import insert as _sqlite_insert
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.store import schema, tables
@@ -24,6 +22,7 @@ from bot.store.engine import (
     REQUEST_TIMEOUT,
     WORKER_TIMEOUT,
     StoreUnavailable,
+    dialect_insert,
     make_engine,
     reason,
     unavailable,
@@ -79,8 +78,7 @@ class Store(InstallLog, CycleEventLog, DeployLog, ChannelBindings, LinkRefs):
         values = {"name": name, "beat_at": self._clock()}
         try:
             with begin(self.engine) as conn:
-                upsert = _pg_insert if conn.dialect.name == "postgresql" else _sqlite_insert
-                statement = upsert(tables.heartbeat).values(values)
+                statement = dialect_insert(conn)(tables.heartbeat).values(values)
                 conn.execute(
                     statement.on_conflict_do_update(
                         index_elements=[tables.heartbeat.c.name], set_={"beat_at": values["beat_at"]}
