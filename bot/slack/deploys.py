@@ -209,7 +209,7 @@ class DeployJobs:
         except CyclrError as error:
             log.info("deploy %s: cycles not listed (%s); later", deploy.id, type(error).__name__)
             return Later(RECONCILE_AGAIN)
-        since = max(deploy.updated_at, deploy.attempted_at or deploy.updated_at)
+        since = deploy.updated_at  # its attempt, or the answer lost since (never before the attempt)
         in_grace = datetime.now(UTC) - since < timedelta(seconds=self.services.settings.reconcile_grace)
         if found is not None:
             if others and in_grace:  # the cycle may be theirs: let their answers claim theirs first
